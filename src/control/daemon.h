@@ -1,0 +1,34 @@
+/*
+ * daemon.h - phasorsyncd's life cycle on the control thread: configuration,
+ * memory locking, the engine thread, signals, and the control loop.
+ */
+#ifndef PS_CONTROL_DAEMON_H
+#define PS_CONTROL_DAEMON_H
+
+#include <stdbool.h>
+
+#define DAEMON_MAX_SETS 64 /* --set options accepted */
+
+struct daemon_opts {
+	const char *config_path;             /* NULL: CONFIG_DEFAULT_PATH if it exists */
+	const char *sets[DAEMON_MAX_SETS];   /* "section.key=value" overrides, in order */
+	int nsets;                           /* entries of sets */
+	int log_level;                       /* -1: from the config */
+};
+
+/*
+ * daemon_load_config - defaults, then the file (explicit path, or the
+ * default path if present), then the --set overrides.  Logs the error and
+ * returns -EINVAL (or -errno) on failure; *c is then untouched.
+ * Context: non-RT.
+ */
+struct config;
+int daemon_load_config(const struct daemon_opts *o, struct config *c, bool quiet);
+
+/*
+ * daemon_run - run until SIGINT/SIGTERM.  Returns the process exit status.
+ * Context: the main thread.
+ */
+int daemon_run(const struct daemon_opts *o);
+
+#endif

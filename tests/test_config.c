@@ -1,0 +1,178 @@
+/* Config: defaults, valid files, and every kind of bad input rejected with
+ * file:line, key, value and what is allowed - leaving the config untouched. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "control/config.h"
+
+static char path[64];
+
+static const char *write_conf(const char *text)
+{
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/ps-test-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (path[0])
+		unlink(path);
+	path[0] = '\0';
+	return 0;
+}
+
+static void test_defaults(void **state)
+{
+	struct config c;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.rt.priority, 70);
+	assert_int_equal(c.rt.cpu, -1);
+	assert_true(c.rt.mlock);
+	assert_int_equal(c.log.level, LOG_INFO);
+}
+
+static void test_valid_file(void **state)
+{
+	struct config c;
+	char err[CONFIG_ERR_MAX] = "";
+
+	(void)state;
+	config_defaults(&c);
+	c.rt.cpu = 3; /* a file replaces everything: keys it omits return to defaults */
+	write_conf("; comment\n# another\n[rt]\npriority = 85\nmlock = off\n\n[log]\nlevel = DEBUG\n");
+	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
+	assert_int_equal(c.rt.priority, 85);
+	assert_int_equal(c.rt.cpu, -1);
+	assert_false(c.rt.mlock);
+	assert_int_equal(c.log.level, LOG_DEBUG);
+}
+
+struct bad_case {
+	const char *text;  /* file content */
+	const char *want[3]; /* substrings the error must contain */
+};
+
+static void test_bad_files_rejected_state_unchanged(void **state)
+{
+	static const struct bad_case cases[] = {
+		{ "[rt]\n\npriority = 150\n", { ":3: ", "rt.priority = '150'", "from 0 to 99" } },
+		{ "[rt]\npriority = 7x\n", { ":2: ", "'7x'", "whole number" } },
+		{ "[rt]\npriority =\n", { ":2: ", "''", "whole number" } },
+		{ "[rt]\ncpu = -2\n", { "rt.cpu = '-2'", "from -1 to 1023", NULL } },
+		{ "[rt]\nmlock = maybe\n", { "rt.mlock = 'maybe'", "true or false", NULL } },
+		{ "[log]\nlevel = loud\n", { "log.level = 'loud'", "error, warning, notice, info, debug", NULL } },
+		{ "[rt]\nprio = 1\n", { ":2: ", "unknown key 'prio' in [rt]", "priority, cpu, mlock" } },
+		{ "[midi]\nport = x\n", { "unknown section [midi]", "rt, log", NULL } },
+		{ "priority = 1\n", { ":1: ", "outside any [section]", NULL } },
+		{ "[rt]\nthis line has no equals sign\n", { ":2: ", "not INI syntax", NULL } },
+		{ "[rt\npriority = 1\n", { ":1: ", "not INI syntax", NULL } },
+		{ "[rt]\npriority = 99999999999999999999\n", { "from 0 to 99", NULL, NULL } },
+		{ "[rt]\npriority = 10\npriority = 500\ncpu = 1\n", { ":3: ", "'500'", NULL } },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config c, before;
+		char err[CONFIG_ERR_MAX] = "";
+
+		config_defaults(&c);
+		c.rt.priority = 42; /* a running value that must survive */
+		before = c;
+		write_conf(cases[i].text);
+		assert_int_equal(config_load_file(&c, path, err, sizeof(err)), -EINVAL);
+		assert_memory_equal(&c, &before, sizeof(c));
+		assert_non_null(strstr(err, path));
+		for (int j = 0; j < 3 && cases[i].want[j]; j++) {
+			if (!strstr(err, cases[i].want[j]))
+				fail_msg("case %zu: error \"%s\" lacks \"%s\"", i, err, cases[i].want[j]);
+		}
+		unlink(path);
+	}
+}
+
+static void test_missing_file(void **state)
+{
+	struct config c;
+	char err[CONFIG_ERR_MAX];
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_load_file(&c, "/nonexistent/ps.conf", err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/ps.conf: cannot read"));
+}
+
+static void test_set_assignments(void **state)
+{
+	struct config c, before;
+	char err[CONFIG_ERR_MAX];
+	static const char *const bad[] = { "rt.priority", "priority=5", ".priority=5",
+					   "rt.=5", "rt.priority=100", "rt.nope=1", "x.y=1",
+					   "=", "" };
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_set(&c, "rt.priority=12", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "log.level=warning", err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "rt.mlock=no", err, sizeof(err)), 0);
+	assert_int_equal(c.rt.priority, 12);
+	assert_int_equal(c.log.level, LOG_WARNING);
+	assert_false(c.rt.mlock);
+	before = c;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(config_set(&c, bad[i], err, sizeof(err)), -EINVAL);
+		assert_true(strlen(err) > 10);
+		assert_memory_equal(&c, &before, sizeof(c));
+	}
+}
+
+static void test_print_round_trips(void **state)
+{
+	struct config c, back;
+	char err[CONFIG_ERR_MAX];
+	FILE *f;
+
+	(void)state;
+	config_defaults(&c);
+	c.rt.priority = 33;
+	c.rt.mlock = false;
+	c.log.level = LOG_ERR;
+	write_conf("");
+	f = fopen(path, "w");
+	config_print(&c, f);
+	fclose(f);
+	assert_int_equal(config_load_file(&back, path, err, sizeof(err)), 0);
+	assert_memory_equal(&c, &back, sizeof(c));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_defaults, teardown),
+		cmocka_unit_test_teardown(test_valid_file, teardown),
+		cmocka_unit_test_teardown(test_bad_files_rejected_state_unchanged, teardown),
+		cmocka_unit_test_teardown(test_missing_file, teardown),
+		cmocka_unit_test_teardown(test_set_assignments, teardown),
+		cmocka_unit_test_teardown(test_print_round_trips, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
