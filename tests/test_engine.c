@@ -27,7 +27,7 @@ static void expect_wait(int64_t deadline, int64_t ends_at)
 static void test_requires_time_source(void **state)
 {
 	(void)state;
-	assert_int_equal(engine_init(&eng, NULL), -EINVAL);
+	assert_int_equal(engine_init(&eng, NULL, NULL, NULL), -EINVAL);
 }
 
 static void test_absolute_deadlines_no_drift(void **state)
@@ -36,7 +36,7 @@ static void test_absolute_deadlines_no_drift(void **state)
 
 	(void)state;
 	mock_timesrc_init(&ts, 1000);
-	assert_int_equal(engine_init(&eng, &ts.base), 0);
+	assert_int_equal(engine_init(&eng, &ts.base, NULL, NULL), 0);
 	expect_wait(1000 + P, 1000 + P + 300);   /* 300 ns late */
 	expect_wait(1000 + 2 * P, 1000 + 2 * P); /* still on the grid */
 	expect_wait(1000 + 3 * P, 1000 + 5 * P + 7); /* very late: skipped 2 */
@@ -56,7 +56,7 @@ static void test_command_wakes_and_quits(void **state)
 
 	(void)state;
 	mock_timesrc_init(&ts, 0);
-	engine_init(&eng, &ts.base);
+	engine_init(&eng, &ts.base, NULL, NULL);
 	assert_int_equal(engine_post(&eng, &nop), 0);
 	assert_int_equal(engine_post(&eng, &quit), 0);
 	assert_int_equal(ts.wakes, 2);
@@ -72,7 +72,7 @@ static void test_early_wake_keeps_deadline(void **state)
 
 	(void)state;
 	mock_timesrc_init(&ts, 0);
-	engine_init(&eng, &ts.base);
+	engine_init(&eng, &ts.base, NULL, NULL);
 	expect_wait(P, P / 2); /* woken (e.g. input) before the deadline */
 	expect_wait(P, P);     /* waits again for the same deadline */
 	expect_wait(2 * P, 2 * P);

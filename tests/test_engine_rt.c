@@ -25,7 +25,7 @@ static void test_unknown_command_logged(void **state)
 
 	(void)state;
 	timesrc_virtual_init(&ts, 0);
-	engine_init(&eng, &ts.base);
+	engine_init(&eng, &ts.base, NULL, NULL);
 	engine_post(&eng, &bad);
 	assert_int_equal(engine_step(&eng), 0);
 	assert_int_equal(ring_pop(&eng.log.ring, &rec), 0);
@@ -40,7 +40,7 @@ static void test_virtual_hour(void **state)
 
 	(void)state;
 	timesrc_virtual_init(&ts, 0);
-	engine_init(&eng, &ts.base);
+	engine_init(&eng, &ts.base, NULL, NULL);
 	for (uint64_t i = 0; i < n; i++)
 		engine_step(&eng);
 	assert_int_equal(ts.now_ns, 3600 * TIMESRC_NS_PER_SEC);

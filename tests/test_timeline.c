@@ -118,9 +118,10 @@ static void test_pos_at_inverts_time_at(void **state)
 	tl_set_tempo_at(&tl, 3 * TL_UNITS_PER_BEAT, BPM(71));
 	for (int64_t t = 0; t < INT64_C(5000000000); t += 999983) {
 		int64_t p = tl_pos_at(&tl, t);
-		assert_true(tl_time_at(&tl, p) <= t + 1);
-		assert_true(tl_time_at(&tl, p + 8) >= t); /* 8 units < 1 ns at these tempos */
-		assert_true(tl_pos_at(&tl, t + 1) >= p);  /* monotone */
+		assert_true(tl_time_at(&tl, p) <= t);      /* at or before */
+		assert_true(tl_time_at(&tl, p + 1) > t);   /* and the last such */
+		assert_true(tl_pos_at(&tl, t + 1) >= p);   /* monotone */
+		assert_true(tl_pos_at(&tl, tl_time_at(&tl, p)) >= p); /* exact inverse */
 	}
 }
 

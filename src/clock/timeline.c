@@ -62,10 +62,20 @@ static int64_t tl_seg_time(int64_t t0, int64_t p0, int64_t bpm, int64_t pos) RT_
 				    (__int128)TL_UNITS_PER_BEAT * bpm);
 }
 
+/*
+ * The exact inverse of the rounded tl_seg_time(): the largest pos whose
+ * rounded time is <= t.  With den = UNITS * bpm and A = TL_NS_BEAT_NUM,
+ * time(p) <= t  <=>  2 (p - p0) A + den < 2 den (t - t0 + 1)
+ *              <=>  p - p0 < den (2 (t - t0) + 1) / (2 A),
+ * so p - p0 = ceil(den (2 dt + 1) / (2 A)) - 1.  Hence
+ * tl_pos_at(tl_time_at(p)) >= p, and a pulse is "at or before" the very
+ * nanosecond it is sent on.
+ */
 static int64_t tl_seg_pos(int64_t t0, int64_t p0, int64_t bpm, int64_t t) RT_SAFE
 {
-	return p0 + (int64_t)tl_floor_div128((__int128)(t - t0) * TL_UNITS_PER_BEAT * bpm,
-					     TL_NS_BEAT_NUM);
+	__int128 num = (__int128)TL_UNITS_PER_BEAT * bpm * (2 * (__int128)(t - t0) + 1);
+
+	return p0 - (int64_t)tl_floor_div128(-num, 2 * TL_NS_BEAT_NUM) - 1;
 }
 
 int64_t tl_time_at(const struct timeline *tl, int64_t pos) RT_SAFE

@@ -59,7 +59,8 @@ bool tl_bpm_valid(int64_t bpm_micro) RT_SAFE;
 int64_t tl_time_at(const struct timeline *tl, int64_t pos) RT_SAFE;
 
 /*
- * tl_pos_at - the last position at or before `t_ns` (floor).
+ * tl_pos_at - the last position whose tl_time_at() is at or before `t_ns`
+ * (the exact inverse of the rounding, so tl_pos_at(tl_time_at(p)) >= p).
  * Context: any thread.
  */
 int64_t tl_pos_at(const struct timeline *tl, int64_t t_ns) RT_SAFE;

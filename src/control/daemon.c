@@ -185,7 +185,7 @@ int daemon_run(const struct daemon_opts *o)
 		logx(LOG_ERR, "time source: %s", strerror(-r));
 		goto out_tfd;
 	}
-	r = engine_init(&daemon_engine, &daemon_ts.base);
+	r = engine_init(&daemon_engine, &daemon_ts.base, NULL, NULL);
 	if (r < 0) {
 		logx(LOG_ERR, "engine: %s", strerror(-r));
 		goto out_ts;

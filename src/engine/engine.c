@@ -1,40 +1,146 @@
 /*
  * engine.c - the RT loop (see engine.h for the model).
  *
- * Deadlines are absolute: heartbeat k is due at anchor + k * period, so a
- * late wake-up never shifts later ones (no drift), and a wake-up that was so
- * late it skipped heartbeats resynchronises to the next one ahead rather
- * than firing a burst.
+ * Each iteration: wait until the deadline (or a wake), execute commands,
+ * then repeatedly take the earliest pending event - the next pulse of any
+ * clock output, or the head of the one-shot queue - and hand it to the
+ * backend while its due time is within now + lookahead.  The next deadline
+ * is the earliest remaining event's due time minus the lookahead, or the
+ * idle heartbeat grid.  Every time is computed from the timeline anchor, so
+ * a late wake-up never shifts later events, and a very late one
+ * resynchronises instead of bursting on the heartbeat grid.
+ *
+ * Order: one-shot events (Start, Stop, Continue, SPP) precede a pulse due at
+ * the same instant; Start and Continue are sent `lead` before the pulse
+ * that is the downbeat (the MIDI rule: the first Clock after Start is beat
+ * 1), Stop `lead` before the first pulse that is not played; lead is 1 ms,
+ * or a quarter of the pulse period at very fast tempos, so it always falls
+ * between two pulses.
  */
 #include "engine/engine.h"
 
 #include <errno.h>
 #include <syslog.h>
 
-int engine_init(struct engine *e, struct timesrc *ts)
+#define ENG_SIXTEENTH (TL_UNITS_PER_BEAT / 4)
+#define ENG_SPP_MAX 16383
+
+static int64_t eng_max64(int64_t a, int64_t b) RT_SAFE
 {
+	return a > b ? a : b;
+}
+
+static int64_t eng_min64(int64_t a, int64_t b) RT_SAFE
+{
+	return a < b ? a : b;
+}
+
+void engine_cfg_defaults(struct engine_cfg *cfg)
+{
+	*cfg = (struct engine_cfg){
+		.lookahead_ns = 5000000,
+		.bpm_micro = 120000000,
+		.quantum = 4,
+		.nout = 0,
+	};
+}
+
+static int engine_cfg_check(const struct engine_cfg *c, const struct midi_backend *midi)
+{
+	char err[160];
+
+	if (c->lookahead_ns < 0 || c->lookahead_ns > ENGINE_LOOKAHEAD_MAX_NS ||
+	    !tl_bpm_valid(c->bpm_micro) || c->quantum < 1 || c->quantum > TL_QUANTUM_MAX ||
+	    c->nout < 0 || c->nout > ENGINE_MAX_OUTPUTS || (c->nout > 0 && !midi))
+		return -EINVAL;
+	for (int i = 0; i < c->nout; i++)
+		if (clk_output_cfg_check(&c->out[i], c->lookahead_ns, err, sizeof(err)) < 0)
+			return -EINVAL;
+	return 0;
+}
+
+static void eng_publish(struct engine *e) RT_SAFE
+{
+	struct engine_snapshot s = {
+		.tl = e->tl,
+		.song_origin = e->song_origin,
+		.play_from = e->play_from,
+		.play_until = e->play_until,
+		.stopped_song_pos = e->stopped_song_pos,
+		.transport = e->transport,
+		.quantum = e->quantum,
+		.lookahead_ns = e->lookahead_ns,
+	};
+
+	seqbuf_write(&e->snap, &s);
+}
+
+int engine_init(struct engine *e, struct timesrc *ts, struct midi_backend *midi,
+		const struct engine_cfg *cfg)
+{
+	struct engine_cfg defaults;
+	int64_t now;
 	int r;
 
 	if (!e || !ts)
 		return -EINVAL;
 	rt_assert_not_rt();
-	e->ts = ts;
-	r = ring_init(&e->cmd, e->cmd_buf, ENGINE_CMD_RING_CAP, sizeof(struct engine_cmd));
+	if (!cfg) {
+		engine_cfg_defaults(&defaults);
+		defaults.lookahead_ns = 0;
+		cfg = &defaults;
+	}
+	r = engine_cfg_check(cfg, midi);
 	if (r < 0)
 		return r;
-	r = rtlog_init(&e->log, e->log_buf, ENGINE_LOG_RING_CAP);
-	if (r < 0)
+	e->ts = ts;
+	e->midi = midi;
+	if ((r = ring_init(&e->cmd, e->cmd_buf, ENGINE_CMD_RING_CAP, sizeof(struct engine_cmd))) < 0 ||
+	    (r = ring_init(&e->notes, e->note_buf, ENGINE_NOTE_RING_CAP, sizeof(struct engine_note))) < 0 ||
+	    (r = rtlog_init(&e->log, e->log_buf, ENGINE_LOG_RING_CAP)) < 0 ||
+	    (r = seqbuf_init(&e->snap, sizeof(struct engine_snapshot))) < 0 ||
+	    (r = tqueue_init(&e->tq, e->tq_buf, ENGINE_EVENT_CAP)) < 0 ||
+	    (r = pool_init(&e->ev_pool, e->ev_buf, sizeof(struct engine_event), ENGINE_EVENT_CAP)) < 0)
 		return r;
 	atomic_init(&e->stats.iterations, 0);
 	atomic_init(&e->stats.deadlines, 0);
 	atomic_init(&e->stats.commands, 0);
+	atomic_init(&e->stats.rejected, 0);
 	atomic_init(&e->stats.lateness_max_ns, 0);
+	atomic_init(&e->stats.sent, 0);
+	atomic_init(&e->stats.late, 0);
+	atomic_init(&e->stats.send_errors, 0);
+	atomic_init(&e->stats.event_drops, 0);
+	atomic_init(&e->stats.queue_high_water, 0);
 	for (unsigned i = 0; i < ENGINE_LAT_BUCKETS; i++)
 		atomic_init(&e->stats.lateness_hist[i], 0);
-	e->period_ns = ENGINE_IDLE_PERIOD_NS;
-	e->anchor_ns = timesrc_now_ns(ts);
-	e->k = 1;
+
+	now = timesrc_now_ns(ts);
+	tl_init(&e->tl, now, 0, cfg->bpm_micro);
+	e->quantum = cfg->quantum;
+	e->lookahead_ns = cfg->lookahead_ns;
+	e->transport = ENGINE_STOPPED;
+	e->song_origin = 0;
+	e->play_from = 0;
+	e->play_until = 0;
+	e->stopped_song_pos = 0;
+	e->committed_t = now - 1;
+	e->nout = cfg->nout;
+	for (int i = 0; i < cfg->nout; i++) {
+		e->out[i] = (struct engine_output){
+			.cfg = cfg->out[i],
+			.port = cfg->out_port[i],
+			.grid_origin = 0,
+			.k = 0,
+			.regrid = false,
+		};
+	}
+	e->hb_anchor_ns = now;
+	e->hb_period_ns = ENGINE_IDLE_PERIOD_NS;
+	e->next_deadline = now + ENGINE_IDLE_PERIOD_NS;
+	e->emit_limit = INT64_MAX;
 	e->quit = false;
+	eng_publish(e);
 	return 0;
 }
 
@@ -45,6 +151,27 @@ int engine_post(struct engine *e, const struct engine_cmd *c) RT_SAFE
 	if (r == 0)
 		timesrc_wake(e->ts);
 	return r;
+}
+
+int engine_poll_note(struct engine *e, struct engine_note *n) RT_SAFE
+{
+	return ring_pop(&e->notes, n);
+}
+
+bool engine_snapshot(struct engine *e, struct engine_snapshot *s) RT_SAFE
+{
+	return seqbuf_read(&e->snap, s, 1000);
+}
+
+int64_t engine_song_pos_at(const struct engine_snapshot *s, int64_t t_ns) RT_SAFE
+{
+	int64_t pos = tl_pos_at(&s->tl, t_ns);
+
+	if (pos >= s->play_from && pos < s->play_until)
+		return pos - s->song_origin;
+	if (s->transport == ENGINE_STOPPED)
+		return s->stopped_song_pos;
+	return pos - s->song_origin; /* playing, before the start point: counting in */
 }
 
 unsigned engine_lateness_bucket(int64_t late_ns) RT_SAFE
@@ -59,7 +186,7 @@ unsigned engine_lateness_bucket(int64_t late_ns) RT_SAFE
 	return b;
 }
 
-static void engine_record_lateness(struct engine *e, int64_t late_ns) RT_SAFE
+static void eng_record_lateness(struct engine *e, int64_t late_ns) RT_SAFE
 {
 	int64_t max = atomic_load_explicit(&e->stats.lateness_max_ns, memory_order_relaxed);
 
@@ -69,40 +196,448 @@ static void engine_record_lateness(struct engine *e, int64_t late_ns) RT_SAFE
 		atomic_store_explicit(&e->stats.lateness_max_ns, late_ns, memory_order_relaxed);
 }
 
-static void engine_exec(struct engine *e, const struct engine_cmd *c) RT_SAFE
+static void eng_note(struct engine *e, uint32_t type, uint32_t u32, int64_t t_ns, int64_t a) RT_SAFE
 {
-	switch (c->type) {
-	case ENGINE_CMD_QUIT:
-		e->quit = true;
+	struct engine_note n = { .type = type, .u32 = u32, .t_ns = t_ns, .a = a };
+
+	ring_push(&e->notes, &n); /* full: dropped, counted by the ring */
+}
+
+static int64_t eng_offset_ns(const struct engine *e, int out) RT_SAFE
+{
+	return (int64_t)e->out[out].cfg.offset_us * 1000;
+}
+
+/* Most negative output offset (0 if none is negative). */
+static int64_t eng_min_offset_ns(const struct engine *e) RT_SAFE
+{
+	int64_t m = 0;
+
+	for (int i = 0; i < e->nout; i++)
+		m = eng_min64(m, eng_offset_ns(e, i));
+	return m;
+}
+
+/* Start/Stop lead before the pulse at `pos`: 1 ms, or a quarter of the
+ * 24 PPQN pulse period ending there if that is shorter. */
+static int64_t eng_lead_ns(const struct engine *e, int64_t pos) RT_SAFE
+{
+	int64_t tick = tl_time_at(&e->tl, pos) - tl_time_at(&e->tl, pos - TL_UNITS_PER_TICK);
+
+	return eng_min64(ENGINE_LEAD_MAX_NS, tick / 4);
+}
+
+/* The first position after everything already handed out and after `t`. */
+static int64_t eng_first_free_pos(const struct engine *e, int64_t t) RT_SAFE
+{
+	return tl_pos_at(&e->tl, eng_max64(e->committed_t, t)) + 1;
+}
+
+/* Queue a one-shot message for output `out`, `base` being its timeline time
+ * before the output's offset. */
+static void eng_enqueue(struct engine *e, int out, uint8_t type, uint8_t d0, uint8_t d1,
+			int64_t base) RT_SAFE
+{
+	struct engine_event *ev = pool_get(&e->ev_pool);
+
+	if (!ev) {
+		atomic_fetch_add_explicit(&e->stats.event_drops, 1, memory_order_relaxed);
+		RTLOG(&e->log, LOG_ERR, base, "engine: event pool exhausted (%" PRId64 " events)",
+		      (int64_t)ENGINE_EVENT_CAP);
+		return;
+	}
+	ev->out = (uint16_t)out;
+	ev->msg = (struct midi_msg){ .type = type, .data = { d0, d1 } };
+	ev->base = base;
+	if (tqueue_push(&e->tq, base + eng_offset_ns(e, out), ev) < 0) {
+		pool_put(&e->ev_pool, ev);
+		atomic_fetch_add_explicit(&e->stats.event_drops, 1, memory_order_relaxed);
+		return;
+	}
+	if (e->tq.high_water > atomic_load_explicit(&e->stats.queue_high_water, memory_order_relaxed))
+		atomic_store_explicit(&e->stats.queue_high_water, e->tq.high_water,
+				      memory_order_relaxed);
+}
+
+/* Re-aim an output's next pulse at the first free position (after a change
+ * of grid-relevant settings), so that no past pulse is ever emitted. */
+static void eng_out_resync(struct engine *e, struct engine_output *o, int64_t now) RT_SAFE
+{
+	int64_t p = eng_first_free_pos(e, now);
+
+	o->k = clk_pulse_index_ceil(p - o->grid_origin, o->cfg.ppqn);
+}
+
+/* Switch an output to a new grid (pulse 0 at `origin`) from position `at`. */
+static void eng_out_regrid(struct engine_output *o, int64_t at, int64_t origin) RT_SAFE
+{
+	o->regrid = true;
+	o->regrid_pos = at;
+	o->regrid_origin = origin;
+}
+
+/*
+ * The next pulse of an output: its due time (with offset) and base time.
+ * Applies a pending grid switch when reached; returns false when the
+ * output has nothing to send (disabled, or stopped without
+ * clock-while-stopped).
+ */
+static bool eng_out_peek(struct engine *e, struct engine_output *o, int64_t *due, int64_t *base) RT_SAFE
+{
+	if (!o->cfg.enabled)
+		return false;
+	for (int guard = 0; guard < 4; guard++) {
+		int64_t p = o->grid_origin + clk_pulse_pos(o->k, o->cfg.ppqn);
+		bool playing = p >= e->play_from && p < e->play_until;
+
+		if (o->regrid && (p >= o->regrid_pos || (!playing && !o->cfg.clock_while_stopped))) {
+			o->grid_origin = o->regrid_origin;
+			o->k = clk_pulse_index_ceil(o->regrid_pos - o->regrid_origin, o->cfg.ppqn);
+			o->regrid = false;
+			continue;
+		}
+		if (!playing && !o->cfg.clock_while_stopped) {
+			if (p < e->play_from && e->play_until > e->play_from) {
+				o->k = clk_pulse_index_ceil(e->play_from - o->grid_origin, o->cfg.ppqn);
+				continue;
+			}
+			return false;
+		}
+		*base = tl_time_at(&e->tl, o->grid_origin + clk_swing(p - o->grid_origin,
+								    o->cfg.swing_permille,
+								    o->cfg.swing_unit));
+		*due = *base + (int64_t)o->cfg.offset_us * 1000;
+		return true;
+	}
+	return false;
+}
+
+static void eng_send(struct engine *e, int out, const struct midi_msg *m, int64_t due,
+		     int64_t now) RT_SAFE
+{
+	int r = e->midi->ops->send(e->midi, e->out[out].port, m, due);
+
+	if (r == 0) {
+		atomic_fetch_add_explicit(&e->stats.sent, 1, memory_order_relaxed);
+		if (due < now)
+			atomic_fetch_add_explicit(&e->stats.late, 1, memory_order_relaxed);
+	} else if (r != -ENOTCONN) {
+		atomic_fetch_add_explicit(&e->stats.send_errors, 1, memory_order_relaxed);
+	}
+}
+
+/* Earliest pending event: returns its due time (INT64_MAX if none); *out
+ * is the output index for a pulse, or -1 for the one-shot queue head. */
+static int64_t eng_next_event(struct engine *e, int *out, int64_t *base) RT_SAFE
+{
+	int64_t best = INT64_MAX, due, b, tq_due;
+
+	*out = -2;
+	for (int i = 0; i < e->nout; i++) {
+		if (eng_out_peek(e, &e->out[i], &due, &b) && due < best) {
+			best = due;
+			*base = b;
+			*out = i;
+		}
+	}
+	if (tqueue_peek(&e->tq, &tq_due, NULL) == 0 && tq_due <= best) {
+		best = tq_due;
+		*out = -1;
+	}
+	return best;
+}
+
+static void eng_emit(struct engine *e, int64_t now) RT_SAFE
+{
+	int64_t horizon = eng_min64(now + e->lookahead_ns, e->emit_limit - 1);
+	bool any = false;
+
+	for (;;) {
+		int out;
+		int64_t base = 0, due = eng_next_event(e, &out, &base);
+
+		if (due > horizon || out == -2)
+			break;
+		if (out == -1) {
+			void *item;
+			struct engine_event *ev;
+			tqueue_pop(&e->tq, &due, &item);
+			ev = item;
+			eng_send(e, ev->out, &ev->msg, due, now);
+			e->committed_t = eng_max64(e->committed_t, ev->base);
+			pool_put(&e->ev_pool, ev);
+		} else {
+			struct midi_msg m = { .type = MIDI_CLOCK };
+			eng_send(e, out, &m, due, now);
+			e->out[out].k++;
+			e->committed_t = eng_max64(e->committed_t, base);
+		}
+		any = true;
+	}
+	if (any && e->midi)
+		e->midi->ops->flush(e->midi);
+}
+
+/* Move the start point P forward on its grid until the earliest message
+ * (lead_mult leads before P, with the most negative offset) is not late. */
+static int64_t eng_not_late(const struct engine *e, int64_t p, int64_t step, int lead_mult,
+			    int64_t now) RT_SAFE
+{
+	int64_t min_off = eng_min_offset_ns(e);
+
+	while (tl_time_at(&e->tl, p) - lead_mult * eng_lead_ns(e, p) + min_off < now)
+		p += step;
+	return p;
+}
+
+static int eng_cmd_start(struct engine *e, uint32_t when, int64_t now) RT_SAFE
+{
+	int64_t step = when == ENGINE_WHEN_BAR ? e->quantum * TL_UNITS_PER_BEAT
+		       : when == ENGINE_WHEN_BEAT ? TL_UNITS_PER_BEAT
+						  : TL_UNITS_PER_TICK;
+	int64_t p, t, lead;
+
+	if (when > ENGINE_WHEN_BAR)
+		return -EINVAL;
+	p = tl_grid_ceil(eng_first_free_pos(e, now + e->lookahead_ns), e->song_origin, step);
+	p = eng_not_late(e, p, step, 1, now);
+	t = tl_time_at(&e->tl, p);
+	lead = eng_lead_ns(e, p);
+	e->play_from = e->transport == ENGINE_PLAYING ? eng_min64(e->play_from, p) : p;
+	e->play_until = INT64_MAX;
+	e->song_origin = p;
+	e->transport = ENGINE_PLAYING;
+	for (int i = 0; i < e->nout; i++) {
+		eng_out_regrid(&e->out[i], p, p);
+		if (e->out[i].cfg.transport)
+			eng_enqueue(e, i, MIDI_START, 0, 0, t - lead);
+	}
+	eng_note(e, ENGINE_NOTE_TRANSPORT, ENGINE_PLAYING, t, 0);
+	return 0;
+}
+
+static int eng_cmd_stop(struct engine *e, int64_t now) RT_SAFE
+{
+	int64_t p = tl_grid_ceil(eng_first_free_pos(e, now + e->lookahead_ns), e->song_origin,
+				 TL_UNITS_PER_TICK);
+	int64_t t, lead;
+
+	if (e->transport == ENGINE_PLAYING && p < e->play_from)
+		p = e->play_from; /* a start still pending: stop right there */
+	p = eng_not_late(e, p, TL_UNITS_PER_TICK, 1, now);
+	t = tl_time_at(&e->tl, p);
+	lead = eng_lead_ns(e, p);
+	if (e->transport == ENGINE_PLAYING) {
+		e->play_until = p;
+		e->stopped_song_pos = p - e->song_origin;
+		e->transport = ENGINE_STOPPED;
+	}
+	/* Stop while stopped repeats the Stop message: harmless, and it puts
+	 * back in line a device that missed the first one. */
+	for (int i = 0; i < e->nout; i++)
+		if (e->out[i].cfg.transport)
+			eng_enqueue(e, i, MIDI_STOP, 0, 0, t - lead);
+	eng_note(e, ENGINE_NOTE_TRANSPORT, ENGINE_STOPPED, t, e->stopped_song_pos);
+	return 0;
+}
+
+/* Stop/SPP/Continue at position p resuming song position `song` there. */
+static void eng_resume_at(struct engine *e, int64_t p, int64_t song, bool with_stop) RT_SAFE
+{
+	int64_t t = tl_time_at(&e->tl, p), lead = eng_lead_ns(e, p);
+	int64_t spp = song / ENG_SIXTEENTH;
+
+	e->song_origin = p - song;
+	for (int i = 0; i < e->nout; i++) {
+		struct engine_output *o = &e->out[i];
+		eng_out_regrid(o, p, e->song_origin);
+		if (with_stop && o->cfg.transport)
+			eng_enqueue(e, i, MIDI_STOP, 0, 0, t - 3 * lead);
+		if (o->cfg.spp)
+			eng_enqueue(e, i, MIDI_SONG_POSITION, (uint8_t)(spp & 0x7f),
+				    (uint8_t)((spp >> 7) & 0x7f), t - 2 * lead);
+		if (o->cfg.transport)
+			eng_enqueue(e, i, MIDI_CONTINUE, 0, 0, t - lead);
+	}
+}
+
+static int eng_cmd_continue(struct engine *e, int64_t now) RT_SAFE
+{
+	int64_t song, p;
+
+	if (e->transport == ENGINE_PLAYING)
+		return -EALREADY;
+	/* Receivers resume at the SPP, which counts 16ths: resume there too. */
+	song = tl_grid_floor(e->stopped_song_pos, 0, ENG_SIXTEENTH);
+	if (song / ENG_SIXTEENTH > ENG_SPP_MAX)
+		song = (int64_t)ENG_SPP_MAX * ENG_SIXTEENTH;
+	p = tl_grid_ceil(eng_first_free_pos(e, now + e->lookahead_ns), e->song_origin,
+			 TL_UNITS_PER_TICK);
+	p = eng_not_late(e, p, TL_UNITS_PER_TICK, 2, now);
+	e->play_from = p;
+	e->play_until = INT64_MAX;
+	e->transport = ENGINE_PLAYING;
+	eng_resume_at(e, p, song, false);
+	eng_note(e, ENGINE_NOTE_TRANSPORT, ENGINE_PLAYING, tl_time_at(&e->tl, p), song);
+	return 0;
+}
+
+static int eng_cmd_locate(struct engine *e, int64_t sixteenths, int64_t now) RT_SAFE
+{
+	int64_t song = sixteenths * ENG_SIXTEENTH, p;
+
+	if (sixteenths < 0 || sixteenths > ENG_SPP_MAX)
+		return -ERANGE;
+	if (e->transport == ENGINE_STOPPED) {
+		int64_t t = tl_time_at(&e->tl, eng_first_free_pos(e, now + e->lookahead_ns));
+		e->stopped_song_pos = song;
+		for (int i = 0; i < e->nout; i++)
+			if (e->out[i].cfg.spp)
+				eng_enqueue(e, i, MIDI_SONG_POSITION, (uint8_t)(sixteenths & 0x7f),
+					    (uint8_t)((sixteenths >> 7) & 0x7f),
+					    t - eng_min_offset_ns(e));
+		eng_note(e, ENGINE_NOTE_LOCATE, 0, t, song);
+		return 0;
+	}
+	/* Playing: devices only take SPP while stopped, so jump with
+	 * Stop, SPP, Continue on the next 16th. */
+	p = tl_grid_ceil(eng_first_free_pos(e, now + e->lookahead_ns), e->song_origin,
+			 ENG_SIXTEENTH);
+	p = eng_not_late(e, p, ENG_SIXTEENTH, 3, now);
+	eng_resume_at(e, p, song, true);
+	eng_note(e, ENGINE_NOTE_LOCATE, 0, tl_time_at(&e->tl, p), song);
+	return 0;
+}
+
+static int eng_cmd_tempo(struct engine *e, int64_t bpm, uint32_t when, int64_t now) RT_SAFE
+{
+	int64_t p = eng_first_free_pos(e, now);
+	int r;
+
+	if (when > ENGINE_WHEN_BAR)
+		return -EINVAL;
+	if (!tl_bpm_valid(bpm))
+		return -ERANGE;
+	if (when == ENGINE_WHEN_BEAT)
+		p = tl_grid_ceil(p, e->song_origin, TL_UNITS_PER_BEAT);
+	else if (when == ENGINE_WHEN_BAR)
+		p = tl_grid_ceil(p, e->song_origin, e->quantum * TL_UNITS_PER_BEAT);
+	tl_reanchor(&e->tl, eng_first_free_pos(e, now) - 1);
+	r = tl_set_tempo_at(&e->tl, p, bpm);
+	if (r == 0)
+		eng_note(e, ENGINE_NOTE_TEMPO, 0, tl_time_at(&e->tl, p), bpm);
+	return r;
+}
+
+static int eng_cmd_output(struct engine *e, uint32_t u32, int64_t v, int64_t now) RT_SAFE
+{
+	unsigned idx = u32 & 0xff, field = u32 >> 8;
+	struct clk_output_cfg c;
+	struct engine_output *o;
+
+	if (idx >= (unsigned)e->nout)
+		return -ENOENT;
+	o = &e->out[idx];
+	c = o->cfg;
+	switch (field) {
+	case ENGINE_OUT_ENABLED: c.enabled = v != 0; break;
+	case ENGINE_OUT_PPQN:
+		if (v < CLK_PPQN_MIN || v > CLK_PPQN_MAX)
+			return -ERANGE;
+		c.ppqn = (int)v;
 		break;
-	case ENGINE_CMD_NOP:
+	case ENGINE_OUT_OFFSET_US:
+		if (v < -(e->lookahead_ns / 1000) || v > CLK_OFFSET_MAX_US)
+			return -ERANGE;
+		c.offset_us = (int32_t)v;
 		break;
+	case ENGINE_OUT_SWING:
+		if (v < CLK_SWING_MIN || v > CLK_SWING_MAX)
+			return -ERANGE;
+		c.swing_permille = (int)v;
+		break;
+	case ENGINE_OUT_SWING_UNIT:
+		if (v != 8 && v != 16)
+			return -ERANGE;
+		c.swing_unit = (int)v;
+		break;
+	case ENGINE_OUT_CLOCK_WHILE_STOPPED: c.clock_while_stopped = v != 0; break;
+	case ENGINE_OUT_TRANSPORT: c.transport = v != 0; break;
+	case ENGINE_OUT_SPP: c.spp = v != 0; break;
 	default:
-		RTLOG(&e->log, LOG_ERR, timesrc_now_ns(e->ts), "engine: unknown command %" PRId64,
-		      (int64_t)c->type);
+		return -EINVAL;
+	}
+	o->cfg = c;
+	if (field == ENGINE_OUT_ENABLED || field == ENGINE_OUT_PPQN ||
+	    field == ENGINE_OUT_CLOCK_WHILE_STOPPED) {
+		o->regrid = false;
+		eng_out_resync(e, o, now);
+	}
+	return 0;
+}
+
+static void eng_exec(struct engine *e, const struct engine_cmd *c, int64_t now) RT_SAFE
+{
+	int r = 0;
+
+	switch (c->type) {
+	case ENGINE_CMD_NOP: break;
+	case ENGINE_CMD_QUIT: e->quit = true; break;
+	case ENGINE_CMD_START: r = eng_cmd_start(e, c->u32, now); break;
+	case ENGINE_CMD_STOP: r = eng_cmd_stop(e, now); break;
+	case ENGINE_CMD_CONTINUE: r = eng_cmd_continue(e, now); break;
+	case ENGINE_CMD_LOCATE: r = eng_cmd_locate(e, c->i64, now); break;
+	case ENGINE_CMD_TEMPO: r = eng_cmd_tempo(e, c->i64, c->u32, now); break;
+	case ENGINE_CMD_QUANTUM:
+		if (c->u32 < 1 || c->u32 > TL_QUANTUM_MAX)
+			r = -ERANGE;
+		else
+			e->quantum = (int)c->u32;
+		break;
+	case ENGINE_CMD_OUTPUT: r = eng_cmd_output(e, c->u32, c->i64, now); break;
+	default:
+		r = -ENOSYS;
+		RTLOG(&e->log, LOG_ERR, now, "engine: unknown command %" PRId64, (int64_t)c->type);
 		break;
 	}
 	atomic_fetch_add_explicit(&e->stats.commands, 1, memory_order_relaxed);
+	if (r < 0) {
+		atomic_fetch_add_explicit(&e->stats.rejected, 1, memory_order_relaxed);
+		eng_note(e, ENGINE_NOTE_REJECTED, c->type, now, r);
+	}
 }
 
 int engine_step(struct engine *e) RT_SAFE
 {
 	struct engine_cmd c;
-	int64_t due = e->anchor_ns + (int64_t)e->k * e->period_ns;
-	int w = timesrc_wait_until_ns(e->ts, due);
-	int64_t now = timesrc_now_ns(e->ts);
+	int64_t due = e->next_deadline, now, next, hb, base;
+	int w = timesrc_wait_until_ns(e->ts, due), out;
+	bool cmds = false;
 
+	now = timesrc_now_ns(e->ts);
 	atomic_fetch_add_explicit(&e->stats.iterations, 1, memory_order_relaxed);
-	while (ring_pop(&e->cmd, &c) == 0)
-		engine_exec(e, &c);
-	if (now >= due) {
-		if (w == TIMESRC_DEADLINE) {
-			atomic_fetch_add_explicit(&e->stats.deadlines, 1, memory_order_relaxed);
-			engine_record_lateness(e, now - due);
-		}
-		/* next heartbeat strictly after now, on the anchor's grid */
-		e->k = (uint64_t)((now - e->anchor_ns) / e->period_ns) + 1;
+	if (w == TIMESRC_DEADLINE && now >= due) {
+		atomic_fetch_add_explicit(&e->stats.deadlines, 1, memory_order_relaxed);
+		eng_record_lateness(e, now - due);
 	}
+	while (ring_pop(&e->cmd, &c) == 0) {
+		eng_exec(e, &c, now);
+		cmds = true;
+	}
+	eng_emit(e, now);
+	if (e->tl.pending && tl_time_at(&e->tl, e->tl.pend_pos) <= e->committed_t) {
+		tl_commit(&e->tl, e->tl.pend_pos);
+		cmds = true;
+	}
+	if (cmds)
+		eng_publish(e);
+
+	/* next heartbeat strictly after now, on the anchor's grid */
+	hb = e->hb_anchor_ns + ((now - e->hb_anchor_ns) / e->hb_period_ns + 1) * e->hb_period_ns;
+	next = eng_next_event(e, &out, &base);
+	if (next != INT64_MAX && next < e->emit_limit)
+		hb = eng_min64(hb, next - e->lookahead_ns);
+	e->next_deadline = eng_max64(hb, now);
 	return e->quit ? 1 : 0;
 }
 
@@ -113,4 +648,16 @@ void *engine_run(void *arg) RT_SAFE
 	while (!engine_step(e))
 		;
 	return NULL;
+}
+
+int engine_run_until(struct engine *e, int64_t t_end_ns) RT_SAFE
+{
+	e->emit_limit = t_end_ns;
+	while (timesrc_now_ns(e->ts) < t_end_ns) {
+		if (e->next_deadline > t_end_ns)
+			e->next_deadline = t_end_ns;
+		if (engine_step(e))
+			return 1;
+	}
+	return 0;
 }

@@ -2,15 +2,24 @@
  * engine.h - the RT engine loop.
  *
  * One thread runs engine_run(): each iteration waits on an absolute deadline
- * (through the time source, so that it also wakes for commands), drains the
- * command ring from the control side, does the work due before the next
- * deadline, and records how late it woke.  The control side talks to it only
- * through engine_post() (command ring + wake) and reads statistics through
- * atomics; nothing here locks, allocates, or prints.
+ * (through the time source, so it also wakes for commands and MIDI input),
+ * drains the command ring from the control side, and hands every event due
+ * before now + lookahead to the MIDI backend with its due time.  The control
+ * side talks to it only through engine_post() (command ring + wake), reads
+ * notifications from the notify ring, a lock-free status snapshot, and
+ * statistics through atomics; nothing here locks, allocates, or prints.
  *
- * This is the skeleton the clock and sequencer issues fill: today the only
- * work is the idle heartbeat at a fixed period, computed from the start
- * anchor (start + k * period), never by adding intervals.
+ * Musical state: one timeline (clock/timeline.h); a transport that maps song
+ * position 0 to a timeline position (the song origin) and plays from
+ * `play_from` until `play_until`; clock outputs, each a pulse grid anchored
+ * at the song origin with its own ppqn, swing and offset
+ * (clock/clkout.h); and a timed queue of one-shot events (Start, Stop,
+ * Continue, Song Position Pointer; later pattern notes).
+ *
+ * Commitment: an event handed to the backend cannot be taken back, so every
+ * change (tempo, start, stop, locate) takes effect at a position after the
+ * latest base time already handed out (`committed_t`), never in the past:
+ * phase stays continuous and no event is ever sent twice or out of order.
  */
 #ifndef PS_ENGINE_ENGINE_H
 #define PS_ENGINE_ENGINE_H
@@ -19,55 +28,181 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clock/clkout.h"
+#include "clock/timeline.h"
 #include "clock/timesrc.h"
+#include "midi/midi_backend.h"
+#include "rt/pool.h"
 #include "rt/ring.h"
 #include "rt/rt.h"
 #include "rt/rtlog.h"
+#include "rt/seqbuf.h"
+#include "rt/tqueue.h"
 
 #define ENGINE_CMD_RING_CAP 256      /* commands queued control -> engine */
+#define ENGINE_NOTE_RING_CAP 256     /* notifications engine -> control */
 #define ENGINE_LOG_RING_CAP 256      /* RT log records */
+#define ENGINE_EVENT_CAP 1024        /* one-shot events scheduled at once */
+#define ENGINE_MAX_OUTPUTS 16        /* clock outputs */
 #define ENGINE_LAT_BUCKETS 24        /* lateness histogram: bucket i < 2^i us */
-#define ENGINE_IDLE_PERIOD_NS INT64_C(10000000) /* heartbeat when idle: 10 ms */
+#define ENGINE_IDLE_PERIOD_NS INT64_C(10000000) /* heartbeat grid when idle: 10 ms */
+#define ENGINE_LOOKAHEAD_MAX_NS INT64_C(100000000) /* 100 ms */
+#define ENGINE_LEAD_MAX_NS INT64_C(1000000)        /* Start/Stop lead before the pulse: 1 ms */
 
 enum engine_cmd_type {
-	ENGINE_CMD_NOP = 0,  /* does nothing; used by tests */
-	ENGINE_CMD_QUIT = 1, /* leave engine_run() at the next iteration */
+	ENGINE_CMD_NOP = 0,        /* does nothing; used by tests */
+	ENGINE_CMD_QUIT = 1,       /* leave engine_run() at the next iteration */
+	ENGINE_CMD_START = 2,      /* u32: enum engine_when (NOW or BAR or BEAT) */
+	ENGINE_CMD_STOP = 3,       /* stop at the next pulse */
+	ENGINE_CMD_CONTINUE = 4,   /* resume from the stopped song position */
+	ENGINE_CMD_LOCATE = 5,     /* i64: song position in 16th notes (0..16383) */
+	ENGINE_CMD_TEMPO = 6,      /* i64: micro-BPM; u32: enum engine_when */
+	ENGINE_CMD_QUANTUM = 7,    /* u32: beats per bar, 1..TL_QUANTUM_MAX */
+	ENGINE_CMD_OUTPUT = 8,     /* u32: output | field << 8 (enum engine_out_field); i64: value */
+};
+
+enum engine_when {
+	ENGINE_WHEN_NOW = 0,  /* as soon as possible (after what is committed) */
+	ENGINE_WHEN_BEAT = 1, /* on the next beat */
+	ENGINE_WHEN_BAR = 2,  /* on the next bar (quantum beats) */
+};
+
+enum engine_out_field {
+	ENGINE_OUT_ENABLED = 0,
+	ENGINE_OUT_PPQN = 1,
+	ENGINE_OUT_OFFSET_US = 2,
+	ENGINE_OUT_SWING = 3,      /* permille */
+	ENGINE_OUT_SWING_UNIT = 4, /* 8 or 16 */
+	ENGINE_OUT_CLOCK_WHILE_STOPPED = 5,
+	ENGINE_OUT_TRANSPORT = 6,
+	ENGINE_OUT_SPP = 7,
+};
+
+enum engine_transport {
+	ENGINE_STOPPED = 0,
+	ENGINE_PLAYING = 1,
 };
 
 struct engine_cmd {
 	uint32_t type;   /* enum engine_cmd_type */
 	uint32_t u32;    /* command-specific */
-	int64_t i64;     /* command-specific (times in ns) */
-	double f64;      /* command-specific */
+	int64_t i64;     /* command-specific */
+};
+
+enum engine_note_type {
+	ENGINE_NOTE_TRANSPORT = 1, /* u32: enum engine_transport; t_ns: when; a: song position (units) */
+	ENGINE_NOTE_TEMPO = 2,     /* t_ns: when it takes effect; a: micro-BPM */
+	ENGINE_NOTE_REJECTED = 3,  /* u32: command type; a: -errno */
+	ENGINE_NOTE_LOCATE = 4,    /* t_ns: when; a: song position (units) */
+};
+
+struct engine_note {
+	uint32_t type;   /* enum engine_note_type */
+	uint32_t u32;    /* type-specific */
+	int64_t t_ns;    /* type-specific time */
+	int64_t a;       /* type-specific value */
+};
+
+/* What other threads may read at any time (through engine_snapshot()). */
+struct engine_snapshot {
+	struct timeline tl;         /* the timeline (with a pending tempo change, if any) */
+	int64_t song_origin;        /* timeline position of song position 0 */
+	int64_t play_from;          /* timeline position where playback (re)starts */
+	int64_t play_until;         /* where it stops; INT64_MAX while playing */
+	int64_t stopped_song_pos;   /* song position while stopped (units) */
+	int32_t transport;          /* enum engine_transport, as last commanded */
+	int32_t quantum;            /* beats per bar */
+	int64_t lookahead_ns;       /* scheduling lookahead */
 };
 
 struct engine_stats {
 	_Atomic uint64_t iterations;                    /* loop iterations (heartbeat) */
 	_Atomic uint64_t deadlines;                     /* waits that ended at their deadline */
 	_Atomic uint64_t commands;                      /* commands executed */
+	_Atomic uint64_t rejected;                      /* commands refused (bad values) */
 	_Atomic uint64_t lateness_hist[ENGINE_LAT_BUCKETS]; /* wake-up lateness, log2 us buckets */
 	_Atomic int64_t lateness_max_ns;                /* worst wake-up lateness seen */
+	_Atomic uint64_t sent;                          /* events handed to the backend */
+	_Atomic uint64_t late;                          /* events handed out after their due time */
+	_Atomic uint64_t send_errors;                   /* backend refusals (other than no peer) */
+	_Atomic uint64_t event_drops;                   /* one-shot events lost: pool or queue full */
+	_Atomic uint32_t queue_high_water;              /* most one-shot events queued at once */
+};
+
+struct engine_cfg {
+	int64_t lookahead_ns;                        /* 0 = direct output, else scheduled */
+	int64_t bpm_micro;                           /* initial tempo */
+	int quantum;                                 /* beats per bar */
+	int nout;                                    /* clock outputs */
+	struct clk_output_cfg out[ENGINE_MAX_OUTPUTS]; /* their settings */
+	int out_port[ENGINE_MAX_OUTPUTS];            /* their backend port indices */
+};
+
+struct engine_output {
+	struct clk_output_cfg cfg; /* settings */
+	int port;                  /* backend port */
+	int64_t grid_origin;       /* timeline position of pulse 0 */
+	int64_t k;                 /* index of the next pulse */
+	bool regrid;               /* switch grid when reaching regrid_pos */
+	int64_t regrid_pos;        /* where the new grid takes over */
+	int64_t regrid_origin;     /* its pulse 0 */
+};
+
+struct engine_event {
+	uint16_t out;        /* output index */
+	struct midi_msg msg; /* what to send */
+	int64_t base;        /* timeline time before the output's offset */
 };
 
 struct engine {
 	struct timesrc *ts;                             /* time source (not owned) */
+	struct midi_backend *midi;                      /* output backend (not owned); NULL = none */
 	struct ring cmd;                                /* of struct engine_cmd */
 	struct engine_cmd cmd_buf[ENGINE_CMD_RING_CAP]; /* its storage */
+	struct ring notes;                              /* of struct engine_note */
+	struct engine_note note_buf[ENGINE_NOTE_RING_CAP]; /* its storage */
 	struct rtlog log;                               /* RT log, drained by control */
 	struct rtlog_rec log_buf[ENGINE_LOG_RING_CAP];  /* its storage */
+	struct seqbuf snap;                             /* published struct engine_snapshot */
 	struct engine_stats stats;                      /* read by control without locks */
-	int64_t period_ns;                              /* idle heartbeat period */
-	int64_t anchor_ns;                              /* time of heartbeat 0 */
-	uint64_t k;                                     /* index of the next heartbeat */
+
+	struct tqueue tq;                               /* one-shot events by due time */
+	struct tqueue_entry tq_buf[ENGINE_EVENT_CAP];   /* its storage */
+	struct pool ev_pool;                            /* struct engine_event objects */
+	void *ev_buf[POOL_STORAGE_SIZE(ENGINE_EVENT_CAP, sizeof(struct engine_event)) /
+		     sizeof(void *)];                   /* its storage */
+
+	struct timeline tl;                             /* the musical timeline */
+	int quantum;                                    /* beats per bar */
+	int64_t lookahead_ns;                           /* scheduling horizon */
+	int transport;                                  /* enum engine_transport */
+	int64_t song_origin;                            /* timeline position of song position 0 */
+	int64_t play_from;                              /* playback interval start */
+	int64_t play_until;                             /* playback interval end (INT64_MAX) */
+	int64_t stopped_song_pos;                       /* song position while stopped */
+	int64_t committed_t;                            /* latest base time handed out */
+	int nout;                                       /* outputs in use */
+	struct engine_output out[ENGINE_MAX_OUTPUTS];   /* clock outputs */
+
+	int64_t hb_anchor_ns;                           /* heartbeat grid origin */
+	int64_t hb_period_ns;                           /* heartbeat period */
+	int64_t next_deadline;                          /* the next wait's deadline */
+	int64_t emit_limit;                             /* events due at or after this wait (render end) */
 	bool quit;                                      /* set by ENGINE_CMD_QUIT */
 };
 
 /*
- * engine_init - set up rings and stats.  Returns 0, or -EINVAL when ts is
- * NULL (time is an interface; there is no default clock).
+ * engine_init - set up rings, pools, timeline and outputs from `cfg` (NULL:
+ * 120 BPM, 4/4, no outputs, direct).  `midi` may be NULL when cfg has no
+ * outputs.  Returns 0, -EINVAL when ts is NULL, cfg is invalid or outputs
+ * lack a backend (time is an interface; there is no default clock).
  * Context: non-RT.
  */
-int engine_init(struct engine *e, struct timesrc *ts);
+int engine_init(struct engine *e, struct timesrc *ts, struct midi_backend *midi,
+		const struct engine_cfg *cfg);
+
+/* engine_cfg_defaults - 120 BPM, quantum 4, lookahead 5 ms, no outputs. */
+void engine_cfg_defaults(struct engine_cfg *cfg);
 
 /*
  * engine_post - queue a command and wake the engine.  Returns 0, or
@@ -78,7 +213,8 @@ int engine_post(struct engine *e, const struct engine_cmd *c) RT_SAFE;
 
 /*
  * engine_step - one loop iteration: wait for the next deadline or a wake,
- * run commands, do due work.  Returns 1 once quit was requested, else 0.
+ * run commands, hand due events to the backend.  Returns 1 once quit was
+ * requested, else 0.
  * Context: RT; the engine thread.
  */
 int engine_step(struct engine *e) RT_SAFE;
@@ -91,9 +227,36 @@ int engine_step(struct engine *e) RT_SAFE;
 void *engine_run(void *arg) RT_SAFE;
 
 /*
+ * engine_run_until - engine_step() until the time source reaches `t_end_ns`
+ * or quit (for virtual-time rendering).  Returns 1 if quit was requested.
+ * Context: RT; the thread that owns the engine.
+ */
+int engine_run_until(struct engine *e, int64_t t_end_ns) RT_SAFE;
+
+/*
+ * engine_snapshot - copy the latest published state.  Returns true on a
+ * consistent copy.  Context: any thread but the engine's; never blocks.
+ */
+bool engine_snapshot(struct engine *e, struct engine_snapshot *s) RT_SAFE;
+
+/*
+ * engine_poll_note - take one notification: 0, or -EAGAIN when none.
+ * Context: the single control thread that consumes notifications.
+ */
+int engine_poll_note(struct engine *e, struct engine_note *n) RT_SAFE;
+
+/*
  * engine_lateness_bucket - histogram bucket for a lateness in ns.
  * Context: any thread.
  */
 unsigned engine_lateness_bucket(int64_t late_ns) RT_SAFE;
+
+/*
+ * engine_song_pos_at - song position (units) at time t_ns according to a
+ * snapshot: while playing, timeline position minus song origin (negative
+ * before the start point); while stopped, the stopped position.
+ * Context: any thread.
+ */
+int64_t engine_song_pos_at(const struct engine_snapshot *s, int64_t t_ns) RT_SAFE;
 
 #endif
