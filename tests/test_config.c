@@ -52,7 +52,7 @@ static void test_defaults(void **state)
 
 static void test_valid_file(void **state)
 {
-	struct config c;
+	static struct config c;
 	char err[CONFIG_ERR_MAX] = "";
 
 	(void)state;
@@ -81,7 +81,22 @@ static void test_bad_files_rejected_state_unchanged(void **state)
 		{ "[rt]\nmlock = maybe\n", { "rt.mlock = 'maybe'", "true or false", NULL } },
 		{ "[log]\nlevel = loud\n", { "log.level = 'loud'", "error, warning, notice, info, debug", NULL } },
 		{ "[rt]\nprio = 1\n", { ":2: ", "unknown key 'prio' in [rt]", "priority, cpu, mlock" } },
-		{ "[midi]\nport = x\n", { "unknown section [midi]", "rt, log", NULL } },
+		{ "[osc-typo]\nport = x\n", { "unknown section [osc-typo]", "rt, log, clock, midi, output.NAME", NULL } },
+		{ "[midi]\nport = x\n", { "unknown key 'port' in [midi]", "backend", NULL } },
+		{ "[clock]\ntempo = 1000\n", { ":2: ", "clock.tempo = '1000'", "20 to 999 BPM" } },
+		{ "[clock]\ntempo = 12O\n", { "clock.tempo = '12O'", NULL, NULL } },
+		{ "[clock]\nlookahead_ms = 100.5\n", { "clock.lookahead_ms = '100.5'", "from 0 to 100 ms", NULL } },
+		{ "[clock]\nlookahead_ms = 1.0001\n", { "up to 3 decimals", NULL, NULL } },
+		{ "[clock]\nquantum = 0\n", { "clock.quantum = '0'", "from 1 to 64", NULL } },
+		{ "[output.a]\nswing = 80\n", { "output.a.swing = '80'", "from 50 to 75", NULL } },
+		{ "[output.a]\nswing_unit = 4\n", { "output.a.swing_unit = '4'", "16, 8", NULL } },
+		{ "[output.a]\nppqn = 0\n", { "output.a.ppqn = '0'", "from 1 to 960", NULL } },
+		{ "[output.a]\nbogus = 1\n", { "unknown key 'bogus' in [output.a]", "offset_us", NULL } },
+		{ "[output.a b]\nppqn = 2\n", { "[output.a b]: output names", NULL, NULL } },
+		{ "[output.x]\noffset_us = -6000\n", { "output.x.offset_us = -6000", "lookahead", NULL } },
+		{ "[output.x]\nport = p\n[output.y]\nport = p\n", { "both use port name 'p'", NULL, NULL } },
+		{ "[midi]\nbackend = rawmidi\n", { "rawmidi_device", NULL, NULL } },
+		{ "[midi]\nclient_name = \n", { "midi.client_name = ''", "printable", NULL } },
 		{ "priority = 1\n", { ":1: ", "outside any [section]", NULL } },
 		{ "[rt]\nthis line has no equals sign\n", { ":2: ", "not INI syntax", NULL } },
 		{ "[rt\npriority = 1\n", { ":1: ", "not INI syntax", NULL } },
@@ -91,7 +106,7 @@ static void test_bad_files_rejected_state_unchanged(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct config c, before;
+		static struct config c, before;
 		char err[CONFIG_ERR_MAX] = "";
 
 		config_defaults(&c);
@@ -122,7 +137,7 @@ static void test_missing_file(void **state)
 
 static void test_set_assignments(void **state)
 {
-	struct config c, before;
+	static struct config c, before;
 	char err[CONFIG_ERR_MAX];
 	static const char *const bad[] = { "rt.priority", "priority=5", ".priority=5",
 					   "rt.=5", "rt.priority=100", "rt.nope=1", "x.y=1",
@@ -147,7 +162,7 @@ static void test_set_assignments(void **state)
 
 static void test_print_round_trips(void **state)
 {
-	struct config c, back;
+	static struct config c, back;
 	char err[CONFIG_ERR_MAX];
 	FILE *f;
 
@@ -161,7 +176,46 @@ static void test_print_round_trips(void **state)
 	config_print(&c, f);
 	fclose(f);
 	assert_int_equal(config_load_file(&back, path, err, sizeof(err)), 0);
+	back.nout_explicit = c.nout_explicit; /* the printed file names its output */
 	assert_memory_equal(&c, &back, sizeof(c));
+}
+
+static void test_outputs_and_clock(void **state)
+{
+	static struct config c;
+	char err[CONFIG_ERR_MAX] = "";
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.nout, 1); /* zero-config: one output */
+	assert_string_equal(c.out[0].name, "clock");
+	assert_int_equal(c.out[0].clk.ppqn, 24);
+	assert_int_equal(c.clock.bpm_micro, 120000000);
+	assert_int_equal(c.clock.lookahead_us, 5000);
+	write_conf("[clock]\ntempo = 174.5\nlookahead_ms = 2.5\nstart = yes\n"
+		   "[output.volca]\nppqn = 2\nswing = 54.5\nswing_unit = 8\noffset_us = -2500\n"
+		   "connect = volca\n[output.synth]\nport = DIN 1\nclock_while_stopped = on\n");
+	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
+	assert_int_equal(c.clock.bpm_micro, 174500000);
+	assert_int_equal(c.clock.lookahead_us, 2500);
+	assert_true(c.clock.start);
+	assert_int_equal(c.nout, 2); /* the built-in output is replaced */
+	assert_string_equal(c.out[0].name, "volca");
+	assert_int_equal(c.out[0].clk.ppqn, 2);
+	assert_int_equal(c.out[0].clk.swing_permille, 545);
+	assert_int_equal(c.out[0].clk.swing_unit, 8);
+	assert_int_equal(c.out[0].clk.offset_us, -2500);
+	assert_string_equal(c.out[0].connect, "volca");
+	assert_string_equal(c.out[1].port, "DIN 1");
+	assert_true(c.out[1].clk.clock_while_stopped);
+	assert_int_equal(config_set(&c, "output.volca.offset_us=1500", err, sizeof(err)), 0);
+	assert_int_equal(c.out[0].clk.offset_us, 1500);
+	assert_int_equal(config_set(&c, "output.new.ppqn=48", err, sizeof(err)), 0);
+	assert_int_equal(c.nout, 3);
+	assert_int_equal(config_set(&c, "clock.tempo=99.125", err, sizeof(err)), 0);
+	assert_int_equal(c.clock.bpm_micro, 99125000);
+	assert_int_equal(config_set(&c, "output.x y.ppqn=48", err, sizeof(err)), -EINVAL);
+	assert_int_equal(c.nout, 3);
 }
 
 int main(void)
@@ -173,6 +227,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_missing_file, teardown),
 		cmocka_unit_test_teardown(test_set_assignments, teardown),
 		cmocka_unit_test_teardown(test_print_round_trips, teardown),
+		cmocka_unit_test_teardown(test_outputs_and_clock, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,13 +5,16 @@
  * built without the line-number handler, so the file is fed through a
  * reader that counts lines: a rejected key knows its line, and a syntax
  * error (reported by inih's return value) earlier in the file wins.
+ *
+ * Keys of sections named "output.*" live in struct config_output; their
+ * table entries use section "output.*" and offsets into that struct.  The
+ * built-in output "clock" exists until the first [output.NAME] appears.
  */
 #include "control/config.h"
 
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,9 +22,22 @@
 #include <strings.h>
 #include <syslog.h>
 
+#include "clock/timeline.h"
 #include "rt/rt.h"
 
-enum cfg_type { CFG_INT, CFG_BOOL, CFG_ENUM };
+#define CFG_OUTPUT_SECTION "output.*"
+#define CFG_DEFAULT_OUTPUT "clock"
+
+enum cfg_type {
+	CFG_INT,      /* int, range min..max */
+	CFG_INT32,    /* int32_t, range min..max */
+	CFG_BOOL,     /* bool: true/false, yes/no, on/off, 1/0 */
+	CFG_ENUM,     /* int from a list of names */
+	CFG_BPM,      /* int64_t micro-BPM from "120" or "121.5" */
+	CFG_MS,       /* int64_t microseconds from milliseconds "5" or "2.5"; range in us */
+	CFG_PERCENT,  /* int permille from a percentage "54.5"; range in permille */
+	CFG_STR,      /* char[CONFIG_STR_MAX], printable, no leading/trailing blanks */
+};
 
 struct cfg_choice {
 	const char *name; /* accepted spelling */
@@ -29,13 +45,13 @@ struct cfg_choice {
 };
 
 struct cfg_key {
-	const char *section;             /* [section] */
-	const char *name;                /* key */
-	enum cfg_type type;              /* how to parse */
-	size_t off;                      /* offset of the field in struct config */
-	long min, max;                   /* CFG_INT range, inclusive */
+	const char *section;              /* [section], or "output.*" */
+	const char *name;                 /* key */
+	enum cfg_type type;               /* how to parse */
+	size_t off;                       /* offset in struct config / struct config_output */
+	long min, max;                    /* numeric range, inclusive (see type) */
 	const struct cfg_choice *choices; /* CFG_ENUM spellings, NULL-terminated */
-	const char *def;                 /* default, as it would be written in the file */
+	const char *def;                  /* default, as it would be written in the file */
 };
 
 static const struct cfg_choice cfg_log_levels[] = {
@@ -43,27 +59,85 @@ static const struct cfg_choice cfg_log_levels[] = {
 	{ "info", LOG_INFO }, { "debug", LOG_DEBUG },     { NULL, 0 },
 };
 
+static const struct cfg_choice cfg_backends[] = {
+	{ "auto", CONFIG_MIDI_AUTO }, { "alsa", CONFIG_MIDI_ALSA },
+	{ "dump", CONFIG_MIDI_DUMP }, { "rawmidi", CONFIG_MIDI_RAWMIDI }, { NULL, 0 },
+};
+
+static const struct cfg_choice cfg_swing_units[] = {
+	{ "16", 16 }, { "8", 8 }, { NULL, 0 },
+};
+
 #define CFG_OFF(f) offsetof(struct config, f)
+#define CFG_OOFF(f) offsetof(struct config_output, f)
 static const struct cfg_key cfg_keys[] = {
 	{ "rt", "priority", CFG_INT, CFG_OFF(rt.priority), 0, 99, NULL, "70" },
 	{ "rt", "cpu", CFG_INT, CFG_OFF(rt.cpu), -1, 1023, NULL, "-1" },
 	{ "rt", "mlock", CFG_BOOL, CFG_OFF(rt.mlock), 0, 1, NULL, "true" },
 	{ "log", "level", CFG_ENUM, CFG_OFF(log.level), 0, 0, cfg_log_levels, "info" },
+	{ "clock", "tempo", CFG_BPM, CFG_OFF(clock.bpm_micro), 0, 0, NULL, "120" },
+	{ "clock", "quantum", CFG_INT, CFG_OFF(clock.quantum), 1, TL_QUANTUM_MAX, NULL, "4" },
+	{ "clock", "lookahead_ms", CFG_MS, CFG_OFF(clock.lookahead_us), 0, 100000, NULL, "5" },
+	{ "clock", "start", CFG_BOOL, CFG_OFF(clock.start), 0, 1, NULL, "false" },
+	{ "midi", "backend", CFG_ENUM, CFG_OFF(midi.backend), 0, 0, cfg_backends, "auto" },
+	{ "midi", "client_name", CFG_STR, CFG_OFF(midi.client_name), 1, CONFIG_STR_MAX - 1, NULL,
+	  "PhasorSync" },
+	{ "midi", "dump_file", CFG_STR, CFG_OFF(midi.dump_file), 1, CONFIG_STR_MAX - 1, NULL, "-" },
+	{ "midi", "rawmidi_device", CFG_STR, CFG_OFF(midi.rawmidi_device), 0, CONFIG_STR_MAX - 1,
+	  NULL, "" },
+	{ CFG_OUTPUT_SECTION, "port", CFG_STR, CFG_OOFF(port), 0, 63, NULL, "" },
+	{ CFG_OUTPUT_SECTION, "connect", CFG_STR, CFG_OOFF(connect), 0, 63, NULL, "" },
+	{ CFG_OUTPUT_SECTION, "enabled", CFG_BOOL, CFG_OOFF(clk.enabled), 0, 1, NULL, "true" },
+	{ CFG_OUTPUT_SECTION, "ppqn", CFG_INT, CFG_OOFF(clk.ppqn), CLK_PPQN_MIN, CLK_PPQN_MAX, NULL,
+	  "24" },
+	{ CFG_OUTPUT_SECTION, "offset_us", CFG_INT32, CFG_OOFF(clk.offset_us), -100000,
+	  CLK_OFFSET_MAX_US, NULL, "0" },
+	{ CFG_OUTPUT_SECTION, "swing", CFG_PERCENT, CFG_OOFF(clk.swing_permille), CLK_SWING_MIN,
+	  CLK_SWING_MAX, NULL, "50" },
+	{ CFG_OUTPUT_SECTION, "swing_unit", CFG_ENUM, CFG_OOFF(clk.swing_unit), 0, 0,
+	  cfg_swing_units, "16" },
+	{ CFG_OUTPUT_SECTION, "clock_while_stopped", CFG_BOOL, CFG_OOFF(clk.clock_while_stopped), 0,
+	  1, NULL, "false" },
+	{ CFG_OUTPUT_SECTION, "transport", CFG_BOOL, CFG_OOFF(clk.transport), 0, 1, NULL, "true" },
+	{ CFG_OUTPUT_SECTION, "spp", CFG_BOOL, CFG_OOFF(clk.spp), 0, 1, NULL, "true" },
 };
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
+const char *config_backend_name(int backend)
+{
+	for (const struct cfg_choice *ch = cfg_backends; ch->name; ch++)
+		if (ch->value == backend)
+			return ch->name;
+	return "?";
+}
+
+static bool cfg_is_output_section(const char *section)
+{
+	return !strncmp(section, "output.", 7);
+}
+
+/* The table's name for a section: "output.*" for any output section. */
+static const char *cfg_table_section(const char *section)
+{
+	return cfg_is_output_section(section) ? CFG_OUTPUT_SECTION : section;
+}
+
 static const struct cfg_key *cfg_find(const char *section, const char *name)
 {
+	const char *ts = cfg_table_section(section);
+
 	for (size_t i = 0; i < CFG_NKEYS; i++)
-		if (!strcmp(cfg_keys[i].section, section) && !strcmp(cfg_keys[i].name, name))
+		if (!strcmp(cfg_keys[i].section, ts) && !strcmp(cfg_keys[i].name, name))
 			return &cfg_keys[i];
 	return NULL;
 }
 
 static bool cfg_section_known(const char *section)
 {
+	const char *ts = cfg_table_section(section);
+
 	for (size_t i = 0; i < CFG_NKEYS; i++)
-		if (!strcmp(cfg_keys[i].section, section))
+		if (!strcmp(cfg_keys[i].section, ts))
 			return true;
 	return false;
 }
@@ -80,27 +154,73 @@ static void cfg_list(char *buf, size_t n, const char *section)
 			continue;
 		if (!section && i > 0 && !strcmp(cfg_keys[i - 1].section, item))
 			continue;
+		if (!section && !strcmp(item, CFG_OUTPUT_SECTION))
+			item = "output.NAME";
 		len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? ", " : "", item);
 	}
 }
 
-static int cfg_parse_value(const struct cfg_key *k, const char *value, struct config *c,
-			   char *err, size_t errlen)
+/* Decimal "I[.F]" with at most `decimals` fraction digits, scaled by
+ * 10^decimals, optional leading '-'.  No floating point: exact. */
+static int cfg_parse_fixed(const char *s, int decimals, int64_t *out)
 {
-	void *field = (char *)c + k->off;
+	int64_t v = 0, scale = 1;
+	bool neg = false;
+	int digits = 0, frac = 0;
+
+	for (int i = 0; i < decimals; i++)
+		scale *= 10;
+	if (*s == '-') {
+		neg = true;
+		s++;
+	}
+	while (*s >= '0' && *s <= '9') {
+		if (++digits > 12)
+			return -ERANGE;
+		v = v * 10 + (*s++ - '0');
+	}
+	if (!digits)
+		return -EINVAL;
+	v *= scale;
+	if (*s == '.') {
+		s++;
+		if (!(*s >= '0' && *s <= '9'))
+			return -EINVAL;
+		while (*s >= '0' && *s <= '9') {
+			if (++frac > decimals)
+				return -EINVAL;
+			scale /= 10;
+			v += (*s++ - '0') * scale;
+		}
+	}
+	if (*s)
+		return -EINVAL;
+	*out = neg ? -v : v;
+	return 0;
+}
+
+static int cfg_parse_value(const struct cfg_key *k, const char *section, const char *value,
+			   void *base, char *err, size_t errlen)
+{
+	void *field = (char *)base + k->off;
+	int64_t v;
 
 	switch (k->type) {
-	case CFG_INT: {
+	case CFG_INT:
+	case CFG_INT32: {
 		char *end;
-		long v;
+		long l;
 		errno = 0;
-		v = strtol(value, &end, 10);
-		if (errno || end == value || *end || v < k->min || v > k->max) {
+		l = strtol(value, &end, 10);
+		if (errno || end == value || *end || l < k->min || l > k->max) {
 			snprintf(err, errlen, "%s.%s = '%s': must be a whole number from %ld to %ld",
-				 k->section, k->name, value, k->min, k->max);
+				 section, k->name, value, k->min, k->max);
 			return -EINVAL;
 		}
-		*(int *)field = (int)v;
+		if (k->type == CFG_INT)
+			*(int *)field = (int)l;
+		else
+			*(int32_t *)field = (int32_t)l;
 		return 0;
 	}
 	case CFG_BOOL: {
@@ -117,7 +237,7 @@ static int cfg_parse_value(const struct cfg_key *k, const char *value, struct co
 			}
 		}
 		snprintf(err, errlen, "%s.%s = '%s': must be true or false (also yes/no, on/off, 1/0)",
-			 k->section, k->name, value);
+			 section, k->name, value);
 		return -EINVAL;
 	}
 	case CFG_ENUM: {
@@ -131,12 +251,97 @@ static int cfg_parse_value(const struct cfg_key *k, const char *value, struct co
 			len += (size_t)snprintf(allowed + len, sizeof(allowed) - len, "%s%s",
 						len ? ", " : "", ch->name);
 		}
-		snprintf(err, errlen, "%s.%s = '%s': must be one of %s", k->section, k->name,
-			 value, allowed);
+		snprintf(err, errlen, "%s.%s = '%s': must be one of %s", section, k->name, value,
+			 allowed);
 		return -EINVAL;
+	}
+	case CFG_BPM:
+		if (tl_parse_bpm(value, &v) < 0) {
+			snprintf(err, errlen,
+				 "%s.%s = '%s': must be a tempo from 20 to 999 BPM (up to 6 decimals, "
+				 "e.g. 121.5)", section, k->name, value);
+			return -EINVAL;
+		}
+		*(int64_t *)field = v;
+		return 0;
+	case CFG_MS:
+		if (cfg_parse_fixed(value, 3, &v) < 0 || v < k->min || v > k->max) {
+			snprintf(err, errlen,
+				 "%s.%s = '%s': must be from %g to %g ms (up to 3 decimals)", section,
+				 k->name, value, k->min / 1000.0, k->max / 1000.0);
+			return -EINVAL;
+		}
+		*(int64_t *)field = v;
+		return 0;
+	case CFG_PERCENT:
+		if (cfg_parse_fixed(value, 1, &v) < 0 || v < k->min || v > k->max) {
+			snprintf(err, errlen, "%s.%s = '%s': must be a percentage from %g to %g "
+				 "(one decimal at most, 50 = straight)", section, k->name, value,
+				 k->min / 10.0, k->max / 10.0);
+			return -EINVAL;
+		}
+		*(int *)field = (int)v;
+		return 0;
+	case CFG_STR: {
+		size_t n = strlen(value);
+		bool ok = n >= (size_t)k->min && n <= (size_t)k->max;
+		for (size_t i = 0; ok && i < n; i++)
+			ok = (unsigned char)value[i] >= 0x20 && value[i] != 0x7f;
+		if (!ok) {
+			snprintf(err, errlen, "%s.%s = '%.*s': must be %ld to %ld printable characters",
+				 section, k->name, 64, value, k->min, k->max);
+			return -EINVAL;
+		}
+		memcpy(field, value, n + 1);
+		return 0;
 	}
 	}
 	return -EINVAL;
+}
+
+static void cfg_output_defaults(struct config_output *o, const char *name)
+{
+	char err[CONFIG_ERR_MAX];
+
+	memset(o, 0, sizeof(*o));
+	snprintf(o->name, sizeof(o->name), "%s", name);
+	for (size_t i = 0; i < CFG_NKEYS; i++)
+		if (!strcmp(cfg_keys[i].section, CFG_OUTPUT_SECTION) &&
+		    cfg_parse_value(&cfg_keys[i], CFG_OUTPUT_SECTION, cfg_keys[i].def, o, err,
+				    sizeof(err)) < 0)
+			abort(); /* a bad built-in default is a programming error */
+}
+
+/* The output for section "output.NAME": found, or created. */
+static struct config_output *cfg_output(struct config *c, const char *section, char *err,
+					size_t errlen)
+{
+	const char *name = section + 7;
+	size_t n = strlen(name);
+	bool ok = n > 0 && n < CONFIG_NAME_MAX;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+		     (name[i] >= '0' && name[i] <= '9') || name[i] == '-' || name[i] == '_';
+	if (!ok) {
+		snprintf(err, errlen, "[%.64s]: output names are 1 to %d letters, digits, '-' or '_'",
+			 section, CONFIG_NAME_MAX - 1);
+		return NULL;
+	}
+	if (!c->nout_explicit) {
+		c->nout = 0; /* the first explicit output replaces the built-in one */
+		c->nout_explicit = 1;
+	}
+	for (int i = 0; i < c->nout; i++)
+		if (!strcmp(c->out[i].name, name))
+			return &c->out[i];
+	if (c->nout == CONFIG_MAX_OUTPUTS) {
+		snprintf(err, errlen, "[%s]: too many outputs (at most %d)", section,
+			 CONFIG_MAX_OUTPUTS);
+		return NULL;
+	}
+	cfg_output_defaults(&c->out[c->nout], name);
+	return &c->out[c->nout++];
 }
 
 static int cfg_set_kv(struct config *c, const char *section, const char *name,
@@ -144,19 +349,26 @@ static int cfg_set_kv(struct config *c, const char *section, const char *name,
 {
 	const struct cfg_key *k = cfg_find(section, name);
 	char known[512];
+	void *base = c;
 
 	if (!k) {
 		if (!cfg_section_known(section)) {
 			cfg_list(known, sizeof(known), NULL);
-			snprintf(err, errlen, "unknown section [%s]; sections are: %s", section, known);
+			snprintf(err, errlen, "unknown section [%.64s]; sections are: %s", section,
+				 known);
 		} else {
-			cfg_list(known, sizeof(known), section);
-			snprintf(err, errlen, "unknown key '%s' in [%s]; keys there are: %s", name,
+			cfg_list(known, sizeof(known), cfg_table_section(section));
+			snprintf(err, errlen, "unknown key '%.64s' in [%.64s]; keys there are: %s", name,
 				 section, known);
 		}
 		return -EINVAL;
 	}
-	return cfg_parse_value(k, value, c, err, errlen);
+	if (cfg_is_output_section(section)) {
+		base = cfg_output(c, section, err, errlen);
+		if (!base)
+			return -EINVAL;
+	}
+	return cfg_parse_value(k, section, value, base, err, errlen);
 }
 
 void config_defaults(struct config *c)
@@ -165,8 +377,41 @@ void config_defaults(struct config *c)
 
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < CFG_NKEYS; i++)
-		if (cfg_parse_value(&cfg_keys[i], cfg_keys[i].def, c, err, sizeof(err)) < 0)
+		if (strcmp(cfg_keys[i].section, CFG_OUTPUT_SECTION) &&
+		    cfg_parse_value(&cfg_keys[i], cfg_keys[i].section, cfg_keys[i].def, c, err,
+				    sizeof(err)) < 0)
 			abort(); /* a bad built-in default is a programming error */
+	c->nout = 1;
+	cfg_output_defaults(&c->out[0], CFG_DEFAULT_OUTPUT);
+}
+
+int config_check(const struct config *c, char *err, size_t errlen)
+{
+	for (int i = 0; i < c->nout; i++) {
+		const struct config_output *o = &c->out[i];
+		if (o->clk.offset_us < -c->clock.lookahead_us) {
+			snprintf(err, errlen,
+				 "output.%s.offset_us = %d: a negative offset may not exceed the "
+				 "lookahead (clock.lookahead_ms = %g, so at least %lld us)",
+				 o->name, (int)o->clk.offset_us, c->clock.lookahead_us / 1000.0,
+				 (long long)-c->clock.lookahead_us);
+			return -EINVAL;
+		}
+		for (int j = 0; j < i; j++) {
+			const char *a = o->port[0] ? o->port : o->name;
+			const char *b = c->out[j].port[0] ? c->out[j].port : c->out[j].name;
+			if (!strcmp(a, b)) {
+				snprintf(err, errlen, "outputs '%s' and '%s' both use port name '%s'",
+					 c->out[j].name, o->name, a);
+				return -EINVAL;
+			}
+		}
+	}
+	if (c->midi.backend == CONFIG_MIDI_RAWMIDI && !c->midi.rawmidi_device[0]) {
+		snprintf(err, errlen, "midi.backend = rawmidi needs midi.rawmidi_device (e.g. hw:1,0,0)");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 struct cfg_load_ctx {
@@ -201,7 +446,7 @@ static int cfg_ini_handler(void *user, const char *section, const char *name, co
 	if (!name) /* a section header alone (inih with INI_CALL_HANDLER_ON_NEW_SECTION) */
 		return 1;
 	if (!*section) {
-		snprintf(err, sizeof(err), "key '%s' outside any [section]", name);
+		snprintf(err, sizeof(err), "key '%.64s' outside any [section]", name);
 	} else if (cfg_set_kv(ctx->c, section, name, value, err, sizeof(err)) == 0) {
 		return 1;
 	}
@@ -215,8 +460,9 @@ static int cfg_ini_handler(void *user, const char *section, const char *name, co
 
 int config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
-	struct config tmp;
+	static struct config tmp; /* large; config is loaded on one thread only */
 	struct cfg_load_ctx ctx = { .c = &tmp, .failed = false };
+	char cerr[CONFIG_ERR_MAX];
 	int line;
 
 	rt_assert_not_rt();
@@ -240,32 +486,82 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 			snprintf(err, errlen, "%s: cannot parse (out of memory)", path);
 		return -EINVAL;
 	}
+	if (config_check(&tmp, cerr, sizeof(cerr)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, cerr);
+		return -EINVAL;
+	}
 	*c = tmp;
 	return 0;
 }
 
 int config_set(struct config *c, const char *assignment, char *err, size_t errlen)
 {
-	char section[64], name[64];
-	const char *dot = strchr(assignment, '.');
+	static struct config tmp; /* large; config is changed on one thread only */
+	char section[CONFIG_NAME_MAX + 8], name[64];
 	const char *eq = strchr(assignment, '=');
-	struct config tmp = *c;
+	const char *dot = NULL;
 	int r;
 
-	if (!dot || !eq || dot > eq || dot == assignment || eq == dot + 1 ||
+	for (const char *p = assignment; eq && p < eq; p++)
+		if (*p == '.')
+			dot = p;
+	if (!dot || !eq || dot == assignment || eq == dot + 1 ||
 	    (size_t)(dot - assignment) >= sizeof(section) || (size_t)(eq - dot - 1) >= sizeof(name)) {
-		snprintf(err, errlen, "'%s': expected section.key=value (e.g. rt.priority=70)",
-			 assignment);
+		snprintf(err, errlen,
+			 "'%.64s': expected section.key=value (e.g. clock.tempo=120 or "
+			 "output.NAME.offset_us=-2000)", assignment);
 		return -EINVAL;
 	}
 	memcpy(section, assignment, (size_t)(dot - assignment));
 	section[dot - assignment] = '\0';
 	memcpy(name, dot + 1, (size_t)(eq - dot - 1));
 	name[eq - dot - 1] = '\0';
+	tmp = *c;
 	r = cfg_set_kv(&tmp, section, name, eq + 1, err, errlen);
 	if (r == 0)
 		*c = tmp;
 	return r;
+}
+
+static void cfg_print_key(const struct cfg_key *k, const void *base, FILE *f)
+{
+	const void *field = (const char *)base + k->off;
+
+	switch (k->type) {
+	case CFG_INT:
+		fprintf(f, "%s = %d\n", k->name, *(const int *)field);
+		break;
+	case CFG_INT32:
+		fprintf(f, "%s = %d\n", k->name, (int)*(const int32_t *)field);
+		break;
+	case CFG_BOOL:
+		fprintf(f, "%s = %s\n", k->name, *(const bool *)field ? "true" : "false");
+		break;
+	case CFG_ENUM:
+		for (const struct cfg_choice *ch = k->choices; ch->name; ch++)
+			if (ch->value == *(const int *)field)
+				fprintf(f, "%s = %s\n", k->name, ch->name);
+		break;
+	case CFG_BPM: {
+		int64_t v = *(const int64_t *)field;
+		fprintf(f, "%s = %lld.%06lld\n", k->name, (long long)(v / 1000000),
+			(long long)(v % 1000000));
+		break;
+	}
+	case CFG_MS: {
+		int64_t v = *(const int64_t *)field;
+		fprintf(f, "%s = %lld.%03lld\n", k->name, (long long)(v / 1000), (long long)(v % 1000));
+		break;
+	}
+	case CFG_PERCENT: {
+		int v = *(const int *)field;
+		fprintf(f, "%s = %d.%d\n", k->name, v / 10, v % 10);
+		break;
+	}
+	case CFG_STR:
+		fprintf(f, "%s = %s\n", k->name, (const char *)field);
+		break;
+	}
 }
 
 void config_print(const struct config *c, FILE *f)
@@ -274,23 +570,18 @@ void config_print(const struct config *c, FILE *f)
 
 	for (size_t i = 0; i < CFG_NKEYS; i++) {
 		const struct cfg_key *k = &cfg_keys[i];
-		const void *field = (const char *)c + k->off;
+		if (!strcmp(k->section, CFG_OUTPUT_SECTION))
+			continue;
 		if (strcmp(section, k->section)) {
 			fprintf(f, "%s[%s]\n", i ? "\n" : "", k->section);
 			section = k->section;
 		}
-		switch (k->type) {
-		case CFG_INT:
-			fprintf(f, "%s = %d\n", k->name, *(const int *)field);
-			break;
-		case CFG_BOOL:
-			fprintf(f, "%s = %s\n", k->name, *(const bool *)field ? "true" : "false");
-			break;
-		case CFG_ENUM:
-			for (const struct cfg_choice *ch = k->choices; ch->name; ch++)
-				if (ch->value == *(const int *)field)
-					fprintf(f, "%s = %s\n", k->name, ch->name);
-			break;
-		}
+		cfg_print_key(k, c, f);
+	}
+	for (int o = 0; o < c->nout; o++) {
+		fprintf(f, "\n[output.%s]\n", c->out[o].name);
+		for (size_t i = 0; i < CFG_NKEYS; i++)
+			if (!strcmp(cfg_keys[i].section, CFG_OUTPUT_SECTION))
+				cfg_print_key(&cfg_keys[i], &c->out[o], f);
 	}
 }

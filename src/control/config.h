@@ -3,30 +3,69 @@
  * with a built-in default, every value validated.
  *
  * One table (config.c) describes each key: section, name, type, range or
- * choices, default, help.  Defaults are parsed through the same validators
- * as file values, so a default can never be out of range.  Loading never
- * modifies the caller's config unless the whole file is valid; errors name
- * file:line, the key, the value, and what is allowed.
+ * choices, default.  Defaults are parsed through the same validators as file
+ * values, so a default can never be out of range.  Loading never modifies
+ * the caller's config unless the whole file is valid; errors name file:line,
+ * the key, the value, and what is allowed.
+ *
+ * Clock outputs are sections [output.NAME] (NAME: letters, digits, '-', '_');
+ * without any, one output named "clock" exists, so the daemon is useful with
+ * no file at all.
  */
 #ifndef PS_CONTROL_CONFIG_H
 #define PS_CONTROL_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
+#include "clock/clkout.h"
+
 #define CONFIG_DEFAULT_PATH "/etc/phasorsync/phasorsync.conf"
-#define CONFIG_ERR_MAX 512 /* bytes for an error message */
+#define CONFIG_ERR_MAX 512   /* bytes for an error message */
+#define CONFIG_MAX_OUTPUTS 16
+#define CONFIG_NAME_MAX 32   /* output name, with NUL */
+#define CONFIG_STR_MAX 128   /* port names, patterns, paths, with NUL */
+
+enum config_midi_backend {
+	CONFIG_MIDI_AUTO = 0,   /* ALSA if /dev/snd/seq exists, else dump */
+	CONFIG_MIDI_ALSA = 1,
+	CONFIG_MIDI_DUMP = 2,
+	CONFIG_MIDI_RAWMIDI = 3,
+};
+
+struct config_output {
+	char name[CONFIG_NAME_MAX];      /* from [output.NAME] */
+	char port[CONFIG_STR_MAX];       /* our port's name ("" = the output name) */
+	char connect[CONFIG_STR_MAX];    /* auto-connect to peers matching this ("" = none) */
+	struct clk_output_cfg clk;       /* pulse grid, offset, swing, transport flags */
+};
 
 struct config {
 	struct {
-		int priority; /* SCHED_FIFO priority of the engine thread, 0 = no RT */
-		int cpu;      /* CPU to pin the engine thread to, -1 = any */
-		bool mlock;   /* lock all memory (mlockall) */
+		int priority;      /* SCHED_FIFO priority of the engine thread, 0 = no RT */
+		int cpu;           /* CPU to pin the engine thread to, -1 = any */
+		bool mlock;        /* lock all memory (mlockall) */
 	} rt;
 	struct {
-		int level;    /* syslog level threshold (LOG_ERR..LOG_DEBUG) */
+		int level;         /* syslog level threshold (LOG_ERR..LOG_DEBUG) */
 	} log;
+	struct {
+		int64_t bpm_micro;     /* initial tempo, micro-BPM */
+		int quantum;           /* beats per bar */
+		int64_t lookahead_us;  /* scheduling lookahead; 0 = direct output */
+		bool start;            /* start the transport at launch */
+	} clock;
+	struct {
+		int backend;                      /* enum config_midi_backend */
+		char client_name[CONFIG_STR_MAX]; /* ALSA client name */
+		char dump_file[CONFIG_STR_MAX];   /* dump backend target, "-" = stdout */
+		char rawmidi_device[CONFIG_STR_MAX]; /* e.g. hw:1,0,0 */
+	} midi;
+	int nout;                                       /* outputs defined */
+	int nout_explicit;                              /* 1 once a file or --set named an output */
+	struct config_output out[CONFIG_MAX_OUTPUTS];   /* in file order */
 };
 
 /* config_defaults - every key at its built-in default.  Context: non-RT. */
@@ -43,15 +82,26 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 
 /*
  * config_set - apply one "section.key=value" assignment (command line
- * --set).  On error *c is untouched and `err` explains; returns -EINVAL.
+ * --set), e.g. "clock.tempo=121.5" or "output.drums.offset_us=-2000".
+ * On error *c is untouched and `err` explains; returns -EINVAL.
  * Context: non-RT.
  */
 int config_set(struct config *c, const char *assignment, char *err, size_t errlen);
+
+/*
+ * config_check - cross-key rules (e.g. a negative output offset may not
+ * exceed the lookahead).  Returns 0 or -EINVAL with `err` set.
+ * Context: non-RT.
+ */
+int config_check(const struct config *c, char *err, size_t errlen);
 
 /*
  * config_print - write every key with its current value, INI form.
  * Context: non-RT.
  */
 void config_print(const struct config *c, FILE *f);
+
+/* config_backend_name - "auto", "alsa", ...  Context: any. */
+const char *config_backend_name(int backend);
 
 #endif
