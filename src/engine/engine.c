@@ -139,6 +139,7 @@ int engine_init(struct engine *e, struct timesrc *ts, struct midi_backend *midi,
 	e->hb_period_ns = ENGINE_IDLE_PERIOD_NS;
 	e->next_deadline = now + ENGINE_IDLE_PERIOD_NS;
 	e->emit_limit = INT64_MAX;
+	e->lat_samples = NULL;
 	e->quit = false;
 	eng_publish(e);
 	return 0;
@@ -617,8 +618,11 @@ int engine_step(struct engine *e) RT_SAFE
 	now = timesrc_now_ns(e->ts);
 	atomic_fetch_add_explicit(&e->stats.iterations, 1, memory_order_relaxed);
 	if (w == TIMESRC_DEADLINE && now >= due) {
+		int64_t late = now - due;
 		atomic_fetch_add_explicit(&e->stats.deadlines, 1, memory_order_relaxed);
-		eng_record_lateness(e, now - due);
+		eng_record_lateness(e, late);
+		if (e->lat_samples)
+			ring_push(e->lat_samples, &late);
 	}
 	while (ring_pop(&e->cmd, &c) == 0) {
 		eng_exec(e, &c, now);

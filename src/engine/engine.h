@@ -188,6 +188,7 @@ struct engine {
 	int64_t hb_period_ns;                           /* heartbeat period */
 	int64_t next_deadline;                          /* the next wait's deadline */
 	int64_t emit_limit;                             /* events due at or after this wait (render end) */
+	struct ring *lat_samples;                       /* optional: int64_t lateness per deadline wake (bench) */
 	bool quit;                                      /* set by ENGINE_CMD_QUIT */
 };
 
