@@ -131,7 +131,7 @@ static void test_start_on_next_bar(void **state)
 static void test_start_now_on_next_tick(void **state)
 {
 	struct capture_event clk[8];
-	struct engine_snapshot snap;
+	struct clk_snapshot snap;
 
 	(void)state;
 	one_default_output(5 * MS, 120);
@@ -144,8 +144,8 @@ static void test_start_now_on_next_tick(void **state)
 	assert_int_equal(clk[0].due_ns, tick_time(1, 120));
 	assert_true(engine_snapshot(&eng, &snap));
 	assert_int_equal(snap.transport, ENGINE_PLAYING);
-	assert_int_equal(engine_song_pos_at(&snap, tick_time(1, 120)), 0);
-	assert_int_equal(engine_song_pos_at(&snap, tick_time(25, 120)), TL_UNITS_PER_BEAT);
+	assert_int_equal(clk_snapshot_song_pos(&snap, tick_time(1, 120)), 0);
+	assert_int_equal(clk_snapshot_song_pos(&snap, tick_time(25, 120)), TL_UNITS_PER_BEAT);
 }
 
 struct day_check {
@@ -347,7 +347,7 @@ static void test_stop_and_clock_while_stopped(void **state)
 {
 	struct clk_output_cfg o[2];
 	static struct capture_event a[256], b[256];
-	struct engine_snapshot snap;
+	struct clk_snapshot snap;
 	int na, nb, stop;
 
 	(void)state;
@@ -374,7 +374,7 @@ static void test_stop_and_clock_while_stopped(void **state)
 	assert_true(engine_snapshot(&eng, &snap));
 	assert_int_equal(snap.transport, ENGINE_STOPPED);
 	assert_int_equal(snap.stopped_song_pos, 15 * TL_UNITS_PER_TICK);
-	assert_int_equal(engine_song_pos_at(&snap, T0 + 2900 * MS), 15 * TL_UNITS_PER_TICK);
+	assert_int_equal(clk_snapshot_song_pos(&snap, T0 + 2900 * MS), 15 * TL_UNITS_PER_TICK);
 }
 
 static void test_continue_with_spp(void **state)
@@ -416,7 +416,7 @@ static void test_continue_with_spp(void **state)
 static void test_locate(void **state)
 {
 	struct capture_event clk[256];
-	struct engine_snapshot snap;
+	struct clk_snapshot snap;
 	int spp, stop, cont, n;
 
 	(void)state;
@@ -448,12 +448,12 @@ static void test_locate(void **state)
 		assert_true(clk[i].due_ns - clk[i - 1].due_ns >= 20833333 &&
 			    clk[i].due_ns - clk[i - 1].due_ns <= 20833334);
 	assert_true(engine_snapshot(&eng, &snap));
-	assert_int_equal(engine_song_pos_at(&snap, T0 + 2250 * MS), 64 * TL_UNITS_PER_BEAT / 4);
+	assert_int_equal(clk_snapshot_song_pos(&snap, T0 + 2250 * MS), 64 * TL_UNITS_PER_BEAT / 4);
 }
 
 static void test_bad_commands_change_nothing(void **state)
 {
-	struct engine_snapshot before, after;
+	struct clk_snapshot before, after;
 	struct engine_note note;
 	static const struct {
 		uint32_t type, u32;

@@ -15,7 +15,7 @@ ALLOWED = {
     "rt": set(),
     "midi": {"rt"},
     "clock": {"rt", "midi/midi_msg.h"},
-    "audio": {"rt", "clock/timeline.h", "clock/timesrc.h"},
+    "audio": {"rt", "clock/timeline.h", "clock/timesrc.h", "clock/clkout.h", "clock/clksnap.h"},
     "engine": {"rt", "midi", "clock", "audio"},
     "control": {"rt", "midi", "clock", "audio", "engine"},
     "programs": {"rt", "midi", "clock", "audio", "engine", "control"},

@@ -61,7 +61,7 @@ static int engine_cfg_check(const struct engine_cfg *c, const struct midi_backen
 
 static void eng_publish(struct engine *e) RT_SAFE
 {
-	struct engine_snapshot s = {
+	struct clk_snapshot s = {
 		.tl = e->tl,
 		.song_origin = e->song_origin,
 		.play_from = e->play_from,
@@ -98,7 +98,7 @@ int engine_init(struct engine *e, struct timesrc *ts, struct midi_backend *midi,
 	if ((r = ring_init(&e->cmd, e->cmd_buf, ENGINE_CMD_RING_CAP, sizeof(struct engine_cmd))) < 0 ||
 	    (r = ring_init(&e->notes, e->note_buf, ENGINE_NOTE_RING_CAP, sizeof(struct engine_note))) < 0 ||
 	    (r = rtlog_init(&e->log, e->log_buf, ENGINE_LOG_RING_CAP)) < 0 ||
-	    (r = seqbuf_init(&e->snap, sizeof(struct engine_snapshot))) < 0 ||
+	    (r = seqbuf_init(&e->snap, sizeof(struct clk_snapshot))) < 0 ||
 	    (r = tqueue_init(&e->tq, e->tq_buf, ENGINE_EVENT_CAP)) < 0 ||
 	    (r = pool_init(&e->ev_pool, e->ev_buf, sizeof(struct engine_event), ENGINE_EVENT_CAP)) < 0)
 		return r;
@@ -159,20 +159,9 @@ int engine_poll_note(struct engine *e, struct engine_note *n) RT_SAFE
 	return ring_pop(&e->notes, n);
 }
 
-bool engine_snapshot(struct engine *e, struct engine_snapshot *s) RT_SAFE
+bool engine_snapshot(struct engine *e, struct clk_snapshot *s) RT_SAFE
 {
 	return seqbuf_read(&e->snap, s, 1000);
-}
-
-int64_t engine_song_pos_at(const struct engine_snapshot *s, int64_t t_ns) RT_SAFE
-{
-	int64_t pos = tl_pos_at(&s->tl, t_ns);
-
-	if (pos >= s->play_from && pos < s->play_until)
-		return pos - s->song_origin;
-	if (s->transport == ENGINE_STOPPED)
-		return s->stopped_song_pos;
-	return pos - s->song_origin; /* playing, before the start point: counting in */
 }
 
 unsigned engine_lateness_bucket(int64_t late_ns) RT_SAFE

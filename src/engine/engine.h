@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "clock/clkout.h"
+#include "clock/clksnap.h"
 #include "clock/timeline.h"
 #include "clock/timesrc.h"
 #include "midi/midi_backend.h"
@@ -78,10 +79,9 @@ enum engine_out_field {
 	ENGINE_OUT_SPP = 7,
 };
 
-enum engine_transport {
-	ENGINE_STOPPED = 0,
-	ENGINE_PLAYING = 1,
-};
+/* Transport states are the clock module's (clock/clksnap.h). */
+#define ENGINE_STOPPED CLK_STOPPED
+#define ENGINE_PLAYING CLK_PLAYING
 
 struct engine_cmd {
 	uint32_t type;   /* enum engine_cmd_type */
@@ -90,7 +90,7 @@ struct engine_cmd {
 };
 
 enum engine_note_type {
-	ENGINE_NOTE_TRANSPORT = 1, /* u32: enum engine_transport; t_ns: when; a: song position (units) */
+	ENGINE_NOTE_TRANSPORT = 1, /* u32: enum clk_transport; t_ns: when; a: song position (units) */
 	ENGINE_NOTE_TEMPO = 2,     /* t_ns: when it takes effect; a: micro-BPM */
 	ENGINE_NOTE_REJECTED = 3,  /* u32: command type; a: -errno */
 	ENGINE_NOTE_LOCATE = 4,    /* t_ns: when; a: song position (units) */
@@ -101,18 +101,6 @@ struct engine_note {
 	uint32_t u32;    /* type-specific */
 	int64_t t_ns;    /* type-specific time */
 	int64_t a;       /* type-specific value */
-};
-
-/* What other threads may read at any time (through engine_snapshot()). */
-struct engine_snapshot {
-	struct timeline tl;         /* the timeline (with a pending tempo change, if any) */
-	int64_t song_origin;        /* timeline position of song position 0 */
-	int64_t play_from;          /* timeline position where playback (re)starts */
-	int64_t play_until;         /* where it stops; INT64_MAX while playing */
-	int64_t stopped_song_pos;   /* song position while stopped (units) */
-	int32_t transport;          /* enum engine_transport, as last commanded */
-	int32_t quantum;            /* beats per bar */
-	int64_t lookahead_ns;       /* scheduling lookahead */
 };
 
 struct engine_stats {
@@ -163,7 +151,7 @@ struct engine {
 	struct engine_note note_buf[ENGINE_NOTE_RING_CAP]; /* its storage */
 	struct rtlog log;                               /* RT log, drained by control */
 	struct rtlog_rec log_buf[ENGINE_LOG_RING_CAP];  /* its storage */
-	struct seqbuf snap;                             /* published struct engine_snapshot */
+	struct seqbuf snap;                             /* published struct clk_snapshot */
 	struct engine_stats stats;                      /* read by control without locks */
 
 	struct tqueue tq;                               /* one-shot events by due time */
@@ -175,7 +163,7 @@ struct engine {
 	struct timeline tl;                             /* the musical timeline */
 	int quantum;                                    /* beats per bar */
 	int64_t lookahead_ns;                           /* scheduling horizon */
-	int transport;                                  /* enum engine_transport */
+	int transport;                                  /* enum clk_transport */
 	int64_t song_origin;                            /* timeline position of song position 0 */
 	int64_t play_from;                              /* playback interval start */
 	int64_t play_until;                             /* playback interval end (INT64_MAX) */
@@ -238,7 +226,7 @@ int engine_run_until(struct engine *e, int64_t t_end_ns) RT_SAFE;
  * engine_snapshot - copy the latest published state.  Returns true on a
  * consistent copy.  Context: any thread but the engine's; never blocks.
  */
-bool engine_snapshot(struct engine *e, struct engine_snapshot *s) RT_SAFE;
+bool engine_snapshot(struct engine *e, struct clk_snapshot *s) RT_SAFE;
 
 /*
  * engine_poll_note - take one notification: 0, or -EAGAIN when none.
@@ -251,13 +239,5 @@ int engine_poll_note(struct engine *e, struct engine_note *n) RT_SAFE;
  * Context: any thread.
  */
 unsigned engine_lateness_bucket(int64_t late_ns) RT_SAFE;
-
-/*
- * engine_song_pos_at - song position (units) at time t_ns according to a
- * snapshot: while playing, timeline position minus song origin (negative
- * before the start point); while stopped, the stopped position.
- * Context: any thread.
- */
-int64_t engine_song_pos_at(const struct engine_snapshot *s, int64_t t_ns) RT_SAFE;
 
 #endif
