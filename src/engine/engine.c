@@ -566,6 +566,33 @@ static int eng_cmd_output(struct engine *e, uint32_t u32, int64_t v, int64_t now
 	return 0;
 }
 
+/* Panic: CC 123 (All Notes Off) on all 16 channels of every output, at
+ * the first free instant.  The sequencer adds explicit note-offs for the
+ * notes it knows are sounding; CC 123 is the extra for everything else. */
+static int eng_cmd_panic(struct engine *e, int64_t now) RT_SAFE
+{
+	int64_t t = tl_time_at(&e->tl, eng_first_free_pos(e, now)) - eng_min_offset_ns(e);
+
+	for (int i = 0; i < e->nout; i++) {
+		for (uint8_t ch = 0; ch < 16; ch++) {
+			struct engine_event *ev = pool_get(&e->ev_pool);
+			if (!ev) {
+				atomic_fetch_add_explicit(&e->stats.event_drops, 1, memory_order_relaxed);
+				return -ENOSPC;
+			}
+			ev->out = (uint16_t)i;
+			ev->msg = (struct midi_msg){ .type = MIDI_CONTROL_CHANGE, .channel = ch,
+						     .data = { 123, 0 } };
+			ev->base = t;
+			if (tqueue_push(&e->tq, t + eng_offset_ns(e, i), ev) < 0) {
+				pool_put(&e->ev_pool, ev);
+				return -ENOSPC;
+			}
+		}
+	}
+	return 0;
+}
+
 static void eng_exec(struct engine *e, const struct engine_cmd *c, int64_t now) RT_SAFE
 {
 	int r = 0;
@@ -585,6 +612,7 @@ static void eng_exec(struct engine *e, const struct engine_cmd *c, int64_t now) 
 			e->quantum = (int)c->u32;
 		break;
 	case ENGINE_CMD_OUTPUT: r = eng_cmd_output(e, c->u32, c->i64, now); break;
+	case ENGINE_CMD_PANIC: r = eng_cmd_panic(e, now); break;
 	default:
 		r = -ENOSYS;
 		RTLOG(&e->log, LOG_ERR, now, "engine: unknown command %" PRId64, (int64_t)c->type);

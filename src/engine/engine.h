@@ -60,6 +60,7 @@ enum engine_cmd_type {
 	ENGINE_CMD_TEMPO = 6,      /* i64: micro-BPM; u32: enum engine_when */
 	ENGINE_CMD_QUANTUM = 7,    /* u32: beats per bar, 1..TL_QUANTUM_MAX */
 	ENGINE_CMD_OUTPUT = 8,     /* u32: output | field << 8 (enum engine_out_field); i64: value */
+	ENGINE_CMD_PANIC = 9,      /* All Notes Off (CC 123) on every channel of every output */
 };
 
 enum engine_when {
