@@ -2,6 +2,7 @@
  * phasorsyncd - PhasorSync daemon: command line, then control/daemon.c.
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,10 @@ static void usage(FILE *f)
 		"                          else built-in defaults)\n"
 		"  -s, --set SECTION.KEY=VALUE\n"
 		"                          override one setting (repeatable), e.g. --set rt.priority=80\n"
+		"  -t, --tempo BPM         initial tempo (same as --set clock.tempo=BPM)\n"
+		"      --start             start the transport at launch (clock.start=true)\n"
+		"      --midi-backend NAME auto, alsa, dump or rawmidi (midi.backend=NAME)\n"
+		"      --lookahead-ms MS   scheduling lookahead, 0 = direct (clock.lookahead_ms=MS)\n"
 		"      --check-config      validate the configuration (file and --set) and exit\n"
 		"      --print-config      print the effective configuration and exit\n"
 		"  -v, --verbose           log at debug level\n"
@@ -31,12 +36,41 @@ static void usage(FILE *f)
 		CONFIG_DEFAULT_PATH);
 }
 
+/* Options that are shorthands for --set: kept in order with the --set ones,
+ * so that the last word wins as the user typed them. */
+__attribute__((format(printf, 3, 4)))
+static int add_set(struct daemon_opts *o, const char *origin, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->nsets == DAEMON_MAX_SETS) {
+		logx(LOG_ERR, "too many setting options (at most %d)", DAEMON_MAX_SETS);
+		return -1;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(o->set_buf[o->nsets], sizeof(o->set_buf[0]), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(o->set_buf[0])) {
+		logx(LOG_ERR, "%s: value too long", origin);
+		return -1;
+	}
+	o->sets[o->nsets] = o->set_buf[o->nsets];
+	o->set_origin[o->nsets] = origin;
+	o->nsets++;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_PRINT };
+	enum { OPT_CHECK = 256, OPT_PRINT, OPT_START, OPT_BACKEND, OPT_LOOKAHEAD };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, 's' },
+		{ "tempo", required_argument, NULL, 't' },
+		{ "start", no_argument, NULL, OPT_START },
+		{ "midi-backend", required_argument, NULL, OPT_BACKEND },
+		{ "lookahead-ms", required_argument, NULL, OPT_LOOKAHEAD },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "print-config", no_argument, NULL, OPT_PRINT },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -44,22 +78,35 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct daemon_opts o = { .log_level = -1 };
+	static struct daemon_opts o = { .log_level = -1 };
 	struct config cfg;
 	int c, check = 0, print = 0;
 
 	log_init("phasorsyncd");
-	while ((c = getopt_long(argc, argv, "c:s:vhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:s:t:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o.config_path = optarg;
 			break;
 		case 's':
-			if (o.nsets == DAEMON_MAX_SETS) {
-				logx(LOG_ERR, "too many --set options (at most %d)", DAEMON_MAX_SETS);
+			if (add_set(&o, "--set", "%s", optarg) < 0)
 				return 2;
-			}
-			o.sets[o.nsets++] = optarg;
+			break;
+		case 't':
+			if (add_set(&o, "--tempo", "clock.tempo=%s", optarg) < 0)
+				return 2;
+			break;
+		case OPT_START:
+			if (add_set(&o, "--start", "clock.start=true%s", "") < 0)
+				return 2;
+			break;
+		case OPT_BACKEND:
+			if (add_set(&o, "--midi-backend", "midi.backend=%s", optarg) < 0)
+				return 2;
+			break;
+		case OPT_LOOKAHEAD:
+			if (add_set(&o, "--lookahead-ms", "clock.lookahead_ms=%s", optarg) < 0)
+				return 2;
 			break;
 		case OPT_CHECK:
 			check = 1;

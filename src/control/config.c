@@ -22,7 +22,10 @@
 #include <strings.h>
 #include <syslog.h>
 
+#include <arpa/inet.h>
+
 #include "clock/timeline.h"
+#include "control/osc.h"
 #include "rt/rt.h"
 
 #define CFG_OUTPUT_SECTION "output.*"
@@ -44,6 +47,10 @@ struct cfg_choice {
 	int value;        /* stored value */
 };
 
+/* Extra validation of a string value: 0, or -EINVAL with `err` set
+ * (without the key name; the caller prefixes it). */
+typedef int (*cfg_check_fn)(const char *value, char *err, size_t errlen);
+
 struct cfg_key {
 	const char *section;              /* [section], or "output.*" */
 	const char *name;                 /* key */
@@ -52,7 +59,26 @@ struct cfg_key {
 	long min, max;                    /* numeric range, inclusive (see type) */
 	const struct cfg_choice *choices; /* CFG_ENUM spellings, NULL-terminated */
 	const char *def;                  /* default, as it would be written in the file */
+	cfg_check_fn check;               /* CFG_STR: extra validation, or NULL */
 };
+
+static int cfg_check_allow(const char *value, char *err, size_t errlen)
+{
+	struct osc_server_cfg tmp;
+
+	return osc_parse_allow(&tmp, value, err, errlen);
+}
+
+static int cfg_check_bind(const char *value, char *err, size_t errlen)
+{
+	unsigned char buf[16];
+
+	if (inet_pton(AF_INET, value, buf) == 1 || inet_pton(AF_INET6, value, buf) == 1)
+		return 0;
+	snprintf(err, errlen, "not a numeric IPv4 or IPv6 address (e.g. 0.0.0.0 for all IPv4 "
+		 "interfaces, :: for all, 127.0.0.1 for this machine only)");
+	return -EINVAL;
+}
 
 static const struct cfg_choice cfg_log_levels[] = {
 	{ "error", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
@@ -71,35 +97,42 @@ static const struct cfg_choice cfg_swing_units[] = {
 #define CFG_OFF(f) offsetof(struct config, f)
 #define CFG_OOFF(f) offsetof(struct config_output, f)
 static const struct cfg_key cfg_keys[] = {
-	{ "rt", "priority", CFG_INT, CFG_OFF(rt.priority), 0, 99, NULL, "70" },
-	{ "rt", "cpu", CFG_INT, CFG_OFF(rt.cpu), -1, 1023, NULL, "-1" },
-	{ "rt", "mlock", CFG_BOOL, CFG_OFF(rt.mlock), 0, 1, NULL, "true" },
-	{ "log", "level", CFG_ENUM, CFG_OFF(log.level), 0, 0, cfg_log_levels, "info" },
-	{ "clock", "tempo", CFG_BPM, CFG_OFF(clock.bpm_micro), 0, 0, NULL, "120" },
-	{ "clock", "quantum", CFG_INT, CFG_OFF(clock.quantum), 1, TL_QUANTUM_MAX, NULL, "4" },
-	{ "clock", "lookahead_ms", CFG_MS, CFG_OFF(clock.lookahead_us), 0, 100000, NULL, "5" },
-	{ "clock", "start", CFG_BOOL, CFG_OFF(clock.start), 0, 1, NULL, "false" },
-	{ "midi", "backend", CFG_ENUM, CFG_OFF(midi.backend), 0, 0, cfg_backends, "auto" },
+	{ "rt", "priority", CFG_INT, CFG_OFF(rt.priority), 0, 99, NULL, "70", NULL },
+	{ "rt", "cpu", CFG_INT, CFG_OFF(rt.cpu), -1, 1023, NULL, "-1", NULL },
+	{ "rt", "mlock", CFG_BOOL, CFG_OFF(rt.mlock), 0, 1, NULL, "true", NULL },
+	{ "log", "level", CFG_ENUM, CFG_OFF(log.level), 0, 0, cfg_log_levels, "info", NULL },
+	{ "clock", "tempo", CFG_BPM, CFG_OFF(clock.bpm_micro), 0, 0, NULL, "120", NULL },
+	{ "clock", "quantum", CFG_INT, CFG_OFF(clock.quantum), 1, TL_QUANTUM_MAX, NULL, "4", NULL },
+	{ "clock", "lookahead_ms", CFG_MS, CFG_OFF(clock.lookahead_us), 0, 100000, NULL, "5", NULL },
+	{ "clock", "start", CFG_BOOL, CFG_OFF(clock.start), 0, 1, NULL, "false", NULL },
+	{ "midi", "backend", CFG_ENUM, CFG_OFF(midi.backend), 0, 0, cfg_backends, "auto", NULL },
 	{ "midi", "client_name", CFG_STR, CFG_OFF(midi.client_name), 1, CONFIG_STR_MAX - 1, NULL,
-	  "PhasorSync" },
-	{ "midi", "dump_file", CFG_STR, CFG_OFF(midi.dump_file), 1, CONFIG_STR_MAX - 1, NULL, "-" },
+	  "PhasorSync", NULL },
+	{ "midi", "dump_file", CFG_STR, CFG_OFF(midi.dump_file), 1, CONFIG_STR_MAX - 1, NULL, "-", NULL },
 	{ "midi", "rawmidi_device", CFG_STR, CFG_OFF(midi.rawmidi_device), 0, CONFIG_STR_MAX - 1,
-	  NULL, "" },
-	{ CFG_OUTPUT_SECTION, "port", CFG_STR, CFG_OOFF(port), 0, 63, NULL, "" },
-	{ CFG_OUTPUT_SECTION, "connect", CFG_STR, CFG_OOFF(connect), 0, 63, NULL, "" },
-	{ CFG_OUTPUT_SECTION, "enabled", CFG_BOOL, CFG_OOFF(clk.enabled), 0, 1, NULL, "true" },
+	  NULL, "", NULL },
+	{ "osc", "port", CFG_INT, CFG_OFF(osc.port), 1, 65535, NULL, "9000", NULL },
+	{ "osc", "bind", CFG_STR, CFG_OFF(osc.bind), 1, 63, NULL, "0.0.0.0", cfg_check_bind },
+	{ "osc", "allow", CFG_STR, CFG_OFF(osc.allow), 1, 511, NULL,
+	  "127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 169.254.0.0/16, ::1/128, fe80::/10, fc00::/7",
+	  cfg_check_allow },
+	{ "osc", "udp", CFG_BOOL, CFG_OFF(osc.udp), 0, 1, NULL, "true", NULL },
+	{ "osc", "tcp", CFG_BOOL, CFG_OFF(osc.tcp), 0, 1, NULL, "true", NULL },
+	{ CFG_OUTPUT_SECTION, "port", CFG_STR, CFG_OOFF(port), 0, 63, NULL, "", NULL },
+	{ CFG_OUTPUT_SECTION, "connect", CFG_STR, CFG_OOFF(connect), 0, 63, NULL, "", NULL },
+	{ CFG_OUTPUT_SECTION, "enabled", CFG_BOOL, CFG_OOFF(clk.enabled), 0, 1, NULL, "true", NULL },
 	{ CFG_OUTPUT_SECTION, "ppqn", CFG_INT, CFG_OOFF(clk.ppqn), CLK_PPQN_MIN, CLK_PPQN_MAX, NULL,
-	  "24" },
+	  "24", NULL },
 	{ CFG_OUTPUT_SECTION, "offset_us", CFG_INT32, CFG_OOFF(clk.offset_us), -100000,
-	  CLK_OFFSET_MAX_US, NULL, "0" },
+	  CLK_OFFSET_MAX_US, NULL, "0", NULL },
 	{ CFG_OUTPUT_SECTION, "swing", CFG_PERCENT, CFG_OOFF(clk.swing_permille), CLK_SWING_MIN,
-	  CLK_SWING_MAX, NULL, "50" },
+	  CLK_SWING_MAX, NULL, "50", NULL },
 	{ CFG_OUTPUT_SECTION, "swing_unit", CFG_ENUM, CFG_OOFF(clk.swing_unit), 0, 0,
-	  cfg_swing_units, "16" },
+	  cfg_swing_units, "16", NULL },
 	{ CFG_OUTPUT_SECTION, "clock_while_stopped", CFG_BOOL, CFG_OOFF(clk.clock_while_stopped), 0,
-	  1, NULL, "false" },
-	{ CFG_OUTPUT_SECTION, "transport", CFG_BOOL, CFG_OOFF(clk.transport), 0, 1, NULL, "true" },
-	{ CFG_OUTPUT_SECTION, "spp", CFG_BOOL, CFG_OOFF(clk.spp), 0, 1, NULL, "true" },
+	  1, NULL, "false", NULL },
+	{ CFG_OUTPUT_SECTION, "transport", CFG_BOOL, CFG_OOFF(clk.transport), 0, 1, NULL, "true", NULL },
+	{ CFG_OUTPUT_SECTION, "spp", CFG_BOOL, CFG_OOFF(clk.spp), 0, 1, NULL, "true", NULL },
 };
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
@@ -291,6 +324,13 @@ static int cfg_parse_value(const struct cfg_key *k, const char *section, const c
 			snprintf(err, errlen, "%s.%s = '%.*s': must be %ld to %ld printable characters",
 				 section, k->name, 64, value, k->min, k->max);
 			return -EINVAL;
+		}
+		if (k->check) {
+			char why[CONFIG_ERR_MAX / 2];
+			if (k->check(value, why, sizeof(why)) < 0) {
+				snprintf(err, errlen, "%s.%s = '%.*s': %s", section, k->name, 64, value, why);
+				return -EINVAL;
+			}
 		}
 		memcpy(field, value, n + 1);
 		return 0;

@@ -63,6 +63,13 @@ struct config {
 		char dump_file[CONFIG_STR_MAX];   /* dump backend target, "-" = stdout */
 		char rawmidi_device[CONFIG_STR_MAX]; /* e.g. hw:1,0,0 */
 	} midi;
+	struct {
+		int port;                         /* UDP and TCP port */
+		char bind[64];                    /* address to listen on */
+		char allow[512];                  /* accepted source networks, CIDR list */
+		bool udp;                         /* serve OSC over UDP */
+		bool tcp;                         /* serve OSC over TCP */
+	} osc;
 	int nout;                                       /* outputs defined */
 	int nout_explicit;                              /* 1 once a file or --set named an output */
 	struct config_output out[CONFIG_MAX_OUTPUTS];   /* in file order */

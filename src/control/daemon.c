@@ -1,13 +1,18 @@
 /*
- * daemon.c - start-up, control loop, shutdown (see daemon.h).
+ * daemon.c - start-up, control loop, reload, shutdown (see daemon.h).
  *
  * Threads: the main thread is the control thread; it starts the engine
- * thread (RT) and then polls a signalfd and a periodic timerfd.  SIGINT,
- * SIGTERM and SIGHUP are blocked in every thread (the mask is set before any
- * thread starts and inherited), so they arrive only through the signalfd:
- * no async-signal-safety puzzles and no EINTR on the RT thread.  Stop is a
- * QUIT command through the ring plus a wake of the engine's wait, so it takes
- * effect at once rather than at the next deadline.
+ * thread (RT) and then polls: a signalfd, a 100 ms housekeeping timerfd
+ * (RT log, notifications), a beat timerfd armed at the next beat for
+ * subscribers, and the OSC sockets.  SIGINT, SIGTERM and SIGHUP are blocked
+ * in every thread (the mask is set before any thread starts and inherited),
+ * so they arrive only through the signalfd: no async-signal-safety puzzles
+ * and no EINTR on the RT thread.
+ *
+ * Stop: the transport is stopped first (Stop message; the sequencer adds
+ * note-offs for sounding notes), the control loop waits - bounded - until
+ * the engine has handed those out, then QUIT goes through the ring with a
+ * wake of the engine's wait, so it takes effect at once.
  */
 #include "control/daemon.h"
 
@@ -24,18 +29,33 @@
 
 #include "clock/timesrc_posix.h"
 #include "control/config.h"
+#include "control/ctl.h"
 #include "control/log.h"
 #include "engine/engine.h"
 #include "rt/rtthread.h"
 
-#define DAEMON_TICK_NS INT64_C(100000000) /* control housekeeping period: 100 ms */
+#define DAEMON_TICK_NS INT64_C(100000000)      /* control housekeeping period: 100 ms */
+#define DAEMON_STOP_WAIT_NS INT64_C(500000000) /* at most this for the final Stop to go out */
+#define DAEMON_POLL_MAX (4 + 2 + OSC_MAX_TCP_CLIENTS)
 
-static struct engine daemon_engine;     /* large (rings); static, not on the stack */
-static struct timesrc_posix daemon_ts;  /* the engine's clock */
+struct daemon {
+	const struct daemon_opts *opts;  /* command line */
+	struct config cfg;               /* running configuration */
+	struct config file_cfg;          /* as last loaded (to see what a reload changes) */
+	struct timesrc_posix ts;         /* the engine's clock */
+	struct engine eng;               /* the engine */
+	struct ctl ctl;                  /* OSC API */
+	int sfd;                         /* signalfd */
+	int tick_fd;                     /* housekeeping timer */
+	int beat_fd;                     /* beat push timer */
+	bool ctl_open;                   /* the OSC server is up */
+};
+
+static struct daemon daemon_state; /* large (rings, pools): static, not on the stack */
 
 int daemon_load_config(const struct daemon_opts *o, struct config *c, bool quiet)
 {
-	struct config tmp;
+	static struct config tmp;
 	char err[CONFIG_ERR_MAX];
 	const char *path = o->config_path;
 	int r;
@@ -58,9 +78,13 @@ int daemon_load_config(const struct daemon_opts *o, struct config *c, bool quiet
 	for (int i = 0; i < o->nsets; i++) {
 		r = config_set(&tmp, o->sets[i], err, sizeof(err));
 		if (r < 0) {
-			logx(LOG_ERR, "--set %s", err);
+			logx(LOG_ERR, "%s: %s", o->set_origin[i] ? o->set_origin[i] : "--set", err);
 			return r;
 		}
+	}
+	if (config_check(&tmp, err, sizeof(err)) < 0) {
+		logx(LOG_ERR, "%s", err);
+		return -EINVAL;
 	}
 	*c = tmp;
 	return 0;
@@ -78,71 +102,186 @@ static void daemon_apply_log_level(const struct daemon_opts *o, const struct con
 	log_set_level(o->log_level >= 0 ? o->log_level : c->log.level);
 }
 
-static void daemon_reload(const struct daemon_opts *o, struct config *running)
+static void daemon_post(struct daemon *d, uint32_t type, uint32_t u32, int64_t i64)
 {
-	struct config next;
+	struct engine_cmd c = { .type = type, .u32 = u32, .i64 = i64 };
 
-	logx(LOG_NOTICE, "SIGHUP: reloading configuration");
-	if (daemon_load_config(o, &next, true) < 0) {
+	if (engine_post(&d->eng, &c) < 0)
+		logx(LOG_ERR, "engine command queue full: command %u dropped", (unsigned)type);
+}
+
+/* Apply what changed in one output's settings through engine commands. */
+static void daemon_apply_output(struct daemon *d, int idx, const struct clk_output_cfg *a,
+				const struct clk_output_cfg *b)
+{
+	const struct {
+		int field;
+		int64_t from, to;
+	} f[] = {
+		{ ENGINE_OUT_ENABLED, a->enabled, b->enabled },
+		{ ENGINE_OUT_PPQN, a->ppqn, b->ppqn },
+		{ ENGINE_OUT_OFFSET_US, a->offset_us, b->offset_us },
+		{ ENGINE_OUT_SWING, a->swing_permille, b->swing_permille },
+		{ ENGINE_OUT_SWING_UNIT, a->swing_unit, b->swing_unit },
+		{ ENGINE_OUT_CLOCK_WHILE_STOPPED, a->clock_while_stopped, b->clock_while_stopped },
+		{ ENGINE_OUT_TRANSPORT, a->transport, b->transport },
+		{ ENGINE_OUT_SPP, a->spp, b->spp },
+	};
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (f[i].from != f[i].to)
+			daemon_post(d, ENGINE_CMD_OUTPUT, (uint32_t)idx | (uint32_t)f[i].field << 8,
+				    f[i].to);
+}
+
+/*
+ * Reload: a valid file is applied without stopping the clock - log level,
+ * the tempo and quantum if the file's values changed, and every output's
+ * settings; what cannot change live (RT, MIDI backend, OSC sockets, the set
+ * of outputs and their ports) is named and waits for a restart.  An invalid
+ * file changes nothing.
+ */
+static int daemon_reload(void *ctx, char *err, size_t errlen)
+{
+	struct daemon *d = ctx;
+	static struct config next;
+	int restart = 0;
+
+	logx(LOG_NOTICE, "reloading configuration");
+	if (daemon_load_config(d->opts, &next, true) < 0) {
+		snprintf(err, errlen, "invalid configuration (see the log for file:line)");
 		logx(LOG_ERR, "reload rejected; the running configuration is kept");
-		return;
+		return -EINVAL;
 	}
-	if (next.rt.priority != running->rt.priority || next.rt.cpu != running->rt.cpu ||
-	    next.rt.mlock != running->rt.mlock)
-		logx(LOG_WARNING, "reload: [rt] settings take effect at the next restart");
-	next.rt = running->rt;
-	*running = next;
-	daemon_apply_log_level(o, running);
+	if (memcmp(&next.rt, &d->file_cfg.rt, sizeof(next.rt)) ||
+	    memcmp(&next.midi, &d->file_cfg.midi, sizeof(next.midi)) ||
+	    memcmp(&next.osc, &d->file_cfg.osc, sizeof(next.osc)) || next.nout != d->cfg.nout)
+		restart = 1;
+	for (int i = 0; i < next.nout && !restart; i++)
+		if (strcmp(next.out[i].name, d->cfg.out[i].name) ||
+		    strcmp(next.out[i].port, d->cfg.out[i].port) ||
+		    strcmp(next.out[i].connect, d->cfg.out[i].connect))
+			restart = 1;
+	if (next.clock.bpm_micro != d->file_cfg.clock.bpm_micro)
+		daemon_post(d, ENGINE_CMD_TEMPO, ENGINE_WHEN_NOW, next.clock.bpm_micro);
+	if (next.clock.quantum != d->file_cfg.clock.quantum)
+		daemon_post(d, ENGINE_CMD_QUANTUM, (uint32_t)next.clock.quantum, 0);
+	if (!restart)
+		for (int i = 0; i < next.nout; i++)
+			daemon_apply_output(d, i, &d->cfg.out[i].clk, &next.out[i].clk);
+	d->file_cfg = next;
+	/* keep what needs a restart as it runs; take the rest */
+	next.rt = d->cfg.rt;
+	next.midi = d->cfg.midi;
+	next.osc = d->cfg.osc;
+	if (restart) {
+		next.nout = d->cfg.nout;
+		memcpy(next.out, d->cfg.out, sizeof(next.out));
+		logx(LOG_WARNING, "reload: [rt], [midi], [osc] and the set of outputs or their ports "
+				  "changed; those take effect at the next restart");
+	}
+	d->cfg = next;
+	daemon_apply_log_level(d->opts, &d->cfg);
 	logx(LOG_NOTICE, "configuration reloaded");
+	return 0;
 }
 
-static int daemon_signal_fd(sigset_t *set)
+static int daemon_signal_fd(void)
 {
-	sigemptyset(set);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGHUP);
-	if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0)
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		return -1;
-	return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
+	signal(SIGPIPE, SIG_IGN); /* a vanished TCP client must not kill us */
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-static int daemon_tick_fd(void)
+static int daemon_timer_fd(int64_t period_ns)
 {
 	struct itimerspec its = {
-		.it_interval = { .tv_sec = 0, .tv_nsec = DAEMON_TICK_NS },
-		.it_value = { .tv_sec = 0, .tv_nsec = DAEMON_TICK_NS },
+		.it_interval = { .tv_sec = period_ns / 1000000000, .tv_nsec = period_ns % 1000000000 },
+		.it_value = { .tv_sec = period_ns / 1000000000, .tv_nsec = period_ns % 1000000000 },
 	};
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 
-	if (fd >= 0 && timerfd_settime(fd, 0, &its, NULL) < 0) {
+	if (fd >= 0 && period_ns > 0 && timerfd_settime(fd, 0, &its, NULL) < 0) {
 		close(fd);
 		return -1;
 	}
 	return fd;
 }
 
-/* The control loop: returns the exit status once a stop signal arrives. */
-static int daemon_loop(const struct daemon_opts *o, struct config *cfg, int sfd, int tfd)
+static void daemon_arm_beat(struct daemon *d)
 {
-	struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN }, { .fd = tfd, .events = POLLIN } };
+	int64_t t = ctl_next_beat_ns(&d->ctl, timesrc_mono_now_ns());
+	struct itimerspec its = { 0 };
+
+	if (t != INT64_MAX) {
+		its.it_value.tv_sec = t / 1000000000;
+		its.it_value.tv_nsec = t % 1000000000;
+	}
+	timerfd_settime(d->beat_fd, TFD_TIMER_ABSTIME, &its, NULL); /* zero disarms */
+}
+
+static void daemon_drain_engine(struct daemon *d)
+{
+	struct engine_note n;
+
+	rtlog_drain(&d->eng.log, daemon_rtlog_sink, NULL);
+	while (engine_poll_note(&d->eng, &n) == 0) {
+		if (n.type == ENGINE_NOTE_TRANSPORT)
+			logx(LOG_INFO, "transport: %s at beat %.2f",
+			     n.u32 == CLK_PLAYING ? "playing" : "stopped",
+			     (double)n.a / TL_UNITS_PER_BEAT);
+		else if (n.type == ENGINE_NOTE_TEMPO)
+			logx(LOG_INFO, "tempo: %.3f BPM", n.a / 1e6);
+		else if (n.type == ENGINE_NOTE_REJECTED)
+			logx(LOG_WARNING, "engine refused command %u: %s", n.u32, strerror((int)-n.a));
+		if (d->ctl_open)
+			ctl_on_note(&d->ctl, &n);
+	}
+}
+
+/* The control loop: returns the exit status once a stop signal arrives. */
+static int daemon_loop(struct daemon *d)
+{
+	struct pollfd pfd[DAEMON_POLL_MAX];
 	struct signalfd_siginfo si;
 	uint64_t ticks;
+	char err[CONFIG_ERR_MAX];
 
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		int n = 0;
+		pfd[n++] = (struct pollfd){ .fd = d->sfd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = d->tick_fd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = d->beat_fd, .events = POLLIN };
+		if (d->ctl_open)
+			n += osc_server_pollfds(&d->ctl.osc, pfd + n, DAEMON_POLL_MAX - n);
+		if (poll(pfd, (nfds_t)n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			logx(LOG_ERR, "control loop: poll: %s", strerror(errno));
 			return 1;
 		}
-		if (pfd[1].revents & POLLIN) {
-			(void)!read(tfd, &ticks, sizeof(ticks));
-			rtlog_drain(&daemon_engine.log, daemon_rtlog_sink, NULL);
+		if (pfd[1].revents & POLLIN)
+			(void)!read(d->tick_fd, &ticks, sizeof(ticks));
+		if (d->ctl_open)
+			osc_server_service(&d->ctl.osc);
+		daemon_drain_engine(d);
+		if (d->ctl_open) {
+			if (pfd[2].revents & POLLIN) {
+				(void)!read(d->beat_fd, &ticks, sizeof(ticks));
+				ctl_push_beats(&d->ctl, timesrc_mono_now_ns());
+			}
+			daemon_arm_beat(d);
 		}
-		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		while (read(d->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
-				daemon_reload(o, cfg);
+				daemon_reload(d, err, sizeof(err));
 				continue;
 			}
 			logx(LOG_NOTICE, "%s: stopping", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
@@ -151,70 +290,136 @@ static int daemon_loop(const struct daemon_opts *o, struct config *cfg, int sfd,
 	}
 }
 
+/* Stop the transport and give the engine a bounded moment to hand out the
+ * Stop (and note-offs) before it quits. */
+static void daemon_stop_transport(struct daemon *d)
+{
+	struct clk_snapshot s;
+	int64_t deadline = timesrc_mono_now_ns() + DAEMON_STOP_WAIT_NS;
+
+	if (!engine_snapshot(&d->eng, &s) || s.transport != CLK_PLAYING)
+		return;
+	daemon_post(d, ENGINE_CMD_STOP, 0, 0);
+	/* Everything due before the stop point has been handed out once that
+	 * instant has passed (the engine hands events out before they are due)
+	 * and the one-shot queue is empty. */
+	while (timesrc_mono_now_ns() < deadline) {
+		usleep(2000);
+		if (engine_snapshot(&d->eng, &s) && s.transport == CLK_STOPPED &&
+		    atomic_load(&d->eng.stats.queued) == 0 &&
+		    timesrc_mono_now_ns() > tl_time_at(&s.tl, s.play_until))
+			return;
+	}
+	logx(LOG_WARNING, "the final Stop may not have gone out in time");
+}
+
+static void daemon_engine_cfg(const struct config *c, struct engine_cfg *e)
+{
+	engine_cfg_defaults(e);
+	e->lookahead_ns = c->clock.lookahead_us * 1000;
+	e->bpm_micro = c->clock.bpm_micro;
+	e->quantum = c->clock.quantum;
+	e->nout = 0; /* outputs need a MIDI backend (wired with the backends) */
+}
+
 int daemon_run(const struct daemon_opts *o)
 {
-	struct config cfg;
+	struct daemon *d = &daemon_state;
 	struct rt_status st = { 0 };
 	struct rt_thread engine_thread;
 	struct rt_thread_cfg tcfg;
+	struct engine_cfg ecfg;
+	struct osc_server_cfg scfg = { .udp = true, .tcp = true };
 	struct engine_cmd quit = { .type = ENGINE_CMD_QUIT };
-	char warn[1024];
-	sigset_t set;
-	int sfd, tfd, r, status = 1;
+	char warn[1024], err[CONFIG_ERR_MAX];
+	int r, status = 1;
 
-	if (daemon_load_config(o, &cfg, false) < 0)
+	memset(d, 0, sizeof(*d));
+	d->opts = o;
+	if (daemon_load_config(o, &d->cfg, false) < 0)
 		return 1;
-	daemon_apply_log_level(o, &cfg);
+	d->file_cfg = d->cfg;
+	daemon_apply_log_level(o, &d->cfg);
 
-	sfd = daemon_signal_fd(&set);
-	if (sfd < 0) {
+	d->sfd = daemon_signal_fd();
+	if (d->sfd < 0) {
 		logx(LOG_ERR, "signalfd: %s", strerror(errno));
 		return 1;
 	}
-	tfd = daemon_tick_fd();
-	if (tfd < 0) {
+	d->tick_fd = daemon_timer_fd(DAEMON_TICK_NS);
+	d->beat_fd = daemon_timer_fd(0);
+	if (d->tick_fd < 0 || d->beat_fd < 0) {
 		logx(LOG_ERR, "timerfd: %s", strerror(errno));
-		goto out_sfd;
+		goto out_fds;
 	}
-	if (cfg.rt.mlock)
+	if (d->cfg.rt.mlock)
 		rt_memory_lock(&st);
 	else
 		st.mlocked = true; /* not asked for: nothing to warn about */
-	r = timesrc_posix_open(&daemon_ts);
+	r = timesrc_posix_open(&d->ts);
 	if (r < 0) {
 		logx(LOG_ERR, "time source: %s", strerror(-r));
-		goto out_tfd;
+		goto out_fds;
 	}
-	r = engine_init(&daemon_engine, &daemon_ts.base, NULL, NULL);
+	daemon_engine_cfg(&d->cfg, &ecfg);
+	r = engine_init(&d->eng, &d->ts.base, NULL, &ecfg);
 	if (r < 0) {
 		logx(LOG_ERR, "engine: %s", strerror(-r));
 		goto out_ts;
 	}
-	tcfg = (struct rt_thread_cfg){ .name = "ps-engine", .priority = cfg.rt.priority,
-				       .cpu = cfg.rt.cpu };
-	r = rt_thread_start(&engine_thread, &tcfg, engine_run, &daemon_engine);
-	if (r < 0) {
-		logx(LOG_ERR, "cannot start the engine thread: %s", strerror(-r));
+	_Static_assert(sizeof(scfg.bind) == sizeof(d->cfg.osc.bind), "bind buffers differ");
+	memcpy(scfg.bind, d->cfg.osc.bind, sizeof(scfg.bind));
+	scfg.port = d->cfg.osc.port;
+	scfg.udp = d->cfg.osc.udp;
+	scfg.tcp = d->cfg.osc.tcp;
+	if (osc_parse_allow(&scfg, d->cfg.osc.allow, err, sizeof(err)) < 0 ||
+	    ((scfg.udp || scfg.tcp) &&
+	     ctl_open(&d->ctl, &d->eng, &d->ts.base, &d->cfg, &scfg, err, sizeof(err)) < 0)) {
+		logx(LOG_ERR, "%s", err);
 		goto out_ts;
 	}
+	d->ctl_open = scfg.udp || scfg.tcp;
+	d->ctl.reload = daemon_reload;
+	d->ctl.reload_ctx = d;
+
+	tcfg = (struct rt_thread_cfg){ .name = "ps-engine", .priority = d->cfg.rt.priority,
+				       .cpu = d->cfg.rt.cpu };
+	r = rt_thread_start(&engine_thread, &tcfg, engine_run, &d->eng);
+	if (r < 0) {
+		logx(LOG_ERR, "cannot start the engine thread: %s", strerror(-r));
+		goto out_ctl;
+	}
 	rt_status_merge(&st, &engine_thread.status);
-	if (rt_status_warning(&st, cfg.rt.priority, warn, sizeof(warn)) > 0)
+	d->ctl.rt = st.rt;
+	d->ctl.mlocked = d->cfg.rt.mlock && st.mlocked;
+	if (rt_status_warning(&st, d->cfg.rt.priority, warn, sizeof(warn)) > 0)
 		logx(LOG_WARNING, "%s", warn);
-	logx(LOG_NOTICE, "running: rt: %s (SCHED_FIFO priority %d), memory locked: %s",
-	     st.rt ? "true" : "false", st.priority, cfg.rt.mlock && st.mlocked ? "yes" : "no");
+	if (d->cfg.clock.start)
+		daemon_post(d, ENGINE_CMD_START, ENGINE_WHEN_NOW, 0);
+	logx(LOG_NOTICE, "running: rt: %s (SCHED_FIFO priority %d), memory locked: %s, "
+			 "tempo %.3f BPM, OSC %s port %d",
+	     st.rt ? "true" : "false", st.priority, d->ctl.mlocked ? "yes" : "no",
+	     d->cfg.clock.bpm_micro / 1e6, d->ctl_open ? d->cfg.osc.bind : "off",
+	     d->ctl_open ? d->ctl.osc.port : 0);
 
-	status = daemon_loop(o, &cfg, sfd, tfd);
+	status = daemon_loop(d);
 
-	while (engine_post(&daemon_engine, &quit) < 0)
+	daemon_stop_transport(d);
+	while (engine_post(&d->eng, &quit) < 0)
 		usleep(1000); /* ring full: the engine is draining it */
 	rt_thread_join(&engine_thread, NULL);
-	rtlog_drain(&daemon_engine.log, daemon_rtlog_sink, NULL);
+	daemon_drain_engine(d);
 	logx(LOG_NOTICE, "stopped");
+out_ctl:
+	if (d->ctl_open)
+		ctl_close(&d->ctl);
 out_ts:
-	timesrc_posix_close(&daemon_ts);
-out_tfd:
-	close(tfd);
-out_sfd:
-	close(sfd);
+	timesrc_posix_close(&d->ts);
+out_fds:
+	if (d->tick_fd >= 0)
+		close(d->tick_fd);
+	if (d->beat_fd >= 0)
+		close(d->beat_fd);
+	close(d->sfd);
 	return status;
 }

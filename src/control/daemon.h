@@ -12,6 +12,8 @@
 struct daemon_opts {
 	const char *config_path;             /* NULL: CONFIG_DEFAULT_PATH if it exists */
 	const char *sets[DAEMON_MAX_SETS];   /* "section.key=value" overrides, in order */
+	const char *set_origin[DAEMON_MAX_SETS]; /* option that produced it (for errors) */
+	char set_buf[DAEMON_MAX_SETS][160];  /* storage for sets built from options */
 	int nsets;                           /* entries of sets */
 	int log_level;                       /* -1: from the config */
 };

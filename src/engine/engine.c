@@ -112,6 +112,8 @@ int engine_init(struct engine *e, struct timesrc *ts, struct midi_backend *midi,
 	atomic_init(&e->stats.send_errors, 0);
 	atomic_init(&e->stats.event_drops, 0);
 	atomic_init(&e->stats.queue_high_water, 0);
+	atomic_init(&e->stats.queued, 0);
+	atomic_init(&e->stats.committed_t, 0);
 	for (unsigned i = 0; i < ENGINE_LAT_BUCKETS; i++)
 		atomic_init(&e->stats.lateness_hist[i], 0);
 
@@ -652,6 +654,8 @@ int engine_step(struct engine *e) RT_SAFE
 	}
 	if (cmds)
 		eng_publish(e);
+	atomic_store_explicit(&e->stats.queued, e->tq.n, memory_order_relaxed);
+	atomic_store_explicit(&e->stats.committed_t, e->committed_t, memory_order_relaxed);
 
 	/* next heartbeat strictly after now, on the anchor's grid */
 	hb = e->hb_anchor_ns + ((now - e->hb_anchor_ns) / e->hb_period_ns + 1) * e->hb_period_ns;

@@ -116,6 +116,8 @@ struct engine_stats {
 	_Atomic uint64_t send_errors;                   /* backend refusals (other than no peer) */
 	_Atomic uint64_t event_drops;                   /* one-shot events lost: pool or queue full */
 	_Atomic uint32_t queue_high_water;              /* most one-shot events queued at once */
+	_Atomic uint32_t queued;                        /* one-shot events waiting now */
+	_Atomic int64_t committed_t;                    /* latest base time handed to the backend */
 };
 
 struct engine_cfg {
