@@ -18,6 +18,25 @@ CONF = os.path.join(ROOT, "configs", "phasorsync.conf")
 results = []
 
 
+def free_port():
+    """A UDP+TCP port nobody uses now (tests may run concurrently)."""
+    import socket
+    for _ in range(50):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind(("0.0.0.0", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+            u.close()
+    raise RuntimeError("no free port")
+
+
 def check(name, ok, detail=""):
     results.append((name, ok, detail))
 
@@ -34,6 +53,7 @@ class Daemon:
             r, w = os.pipe()
         else:
             r, w = stderr_pipe
+        args = args + ["--set", f"osc.port={free_port()}"]
         self.p = subprocess.Popen(pre_cmd(pre) + [DAEMON] + args, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL, stderr=w, env=env)
         os.close(w)
@@ -166,6 +186,44 @@ rc, _ = d.stop()
 check("under systemd (JOURNAL_STREAM): lines carry <N> priorities",
       up and rc == 0 and all(l.startswith("<") for l in d.lines if l)
       and any(l.startswith("<5>running:") for l in d.lines), "\n".join(d.lines))
+
+# --- systemd notification protocol --------------------------------------
+import socket
+sockpath = tempfile.mktemp(prefix="ps-notify-")
+ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+ns.bind(sockpath)
+ns.settimeout(5)
+env = dict(os.environ, NOTIFY_SOCKET=sockpath, WATCHDOG_USEC="300000")
+d = Daemon(["--config", CONF], env=env)
+got = []
+try:
+    end = time.monotonic() + 3
+    while time.monotonic() < end and sum(1 for g in got if g == "WATCHDOG=1") < 3:
+        got.append(ns.recv(4096).decode())
+except socket.timeout:
+    pass
+d.p.send_signal(signal.SIGHUP)
+try:
+    for _ in range(10):
+        m = ns.recv(4096).decode()
+        got.append(m)
+        if m == "READY=1" and "RELOADING=1" in got:
+            break
+except socket.timeout:
+    pass
+rc, _ = d.stop()
+try:
+    while True:
+        got.append(ns.recv(4096).decode())
+except (socket.timeout, OSError):
+    pass
+ns.close()
+os.unlink(sockpath)
+check("sd_notify: READY=1, STATUS with tempo, WATCHDOG=1 while the engine runs, "
+      "RELOADING=1/READY=1 on SIGHUP, STOPPING=1",
+      rc == 0 and "READY=1" in got and any(g.startswith("STATUS=stopped at 120.000 BPM") for g in got)
+      and got.count("WATCHDOG=1") >= 3 and "RELOADING=1" in got and "STOPPING=1" in got,
+      repr(got))
 
 os.unlink(bad)
 os.unlink(live)

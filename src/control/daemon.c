@@ -31,6 +31,7 @@
 #include "control/config.h"
 #include "control/ctl.h"
 #include "control/log.h"
+#include "control/sdnotify.h"
 #include "engine/engine.h"
 #include "rt/rtthread.h"
 
@@ -49,6 +50,10 @@ struct daemon {
 	int tick_fd;                     /* housekeeping timer */
 	int beat_fd;                     /* beat push timer */
 	bool ctl_open;                   /* the OSC server is up */
+	struct sdnotify sd;              /* systemd notifications */
+	int64_t wd_last_ns;              /* last WATCHDOG=1 sent */
+	uint64_t wd_iterations;          /* engine iterations at the last watchdog check */
+	char sd_status[160];             /* last STATUS= sent */
 };
 
 static struct daemon daemon_state; /* large (rings, pools): static, not on the stack */
@@ -246,6 +251,43 @@ static void daemon_drain_engine(struct daemon *d)
 	}
 }
 
+/*
+ * systemd: STATUS= whenever the one-line summary changes, and WATCHDOG=1 at
+ * half the watchdog interval - but only while the engine thread's loop
+ * keeps iterating (it wakes at least every 10 ms), so a hung engine is
+ * restarted by systemd even though this thread is fine.
+ */
+static void daemon_housekeeping(struct daemon *d)
+{
+	struct clk_snapshot s;
+	char status[160];
+	int64_t now = timesrc_mono_now_ns();
+	uint64_t it = atomic_load(&d->eng.stats.iterations);
+
+	if (d->sd.fd < 0)
+		return;
+	if (engine_snapshot(&d->eng, &s)) {
+		snprintf(status, sizeof(status), "STATUS=%s at %.3f BPM, rt %s, OSC port %d",
+			 s.transport == CLK_PLAYING ? "playing" : "stopped",
+			 tl_bpm_at(&s.tl, tl_pos_at(&s.tl, now)) / 1e6, d->ctl.rt ? "yes" : "no",
+			 d->ctl_open ? d->ctl.osc.port : 0);
+		if (strcmp(status, d->sd_status)) {
+			sdnotify_send(&d->sd, status);
+			memcpy(d->sd_status, status, sizeof(status));
+		}
+	}
+	if (d->sd.watchdog_ns > 0 && now - d->wd_last_ns >= d->sd.watchdog_ns / 2) {
+		if (it != d->wd_iterations) {
+			sdnotify_send(&d->sd, "WATCHDOG=1");
+			d->wd_last_ns = now;
+		} else {
+			logx(LOG_ERR, "watchdog: the engine thread made no progress for %.1f s",
+			     (now - d->wd_last_ns) / 1e9);
+		}
+		d->wd_iterations = it;
+	}
+}
+
 /* The control loop: returns the exit status once a stop signal arrives. */
 static int daemon_loop(struct daemon *d)
 {
@@ -267,8 +309,10 @@ static int daemon_loop(struct daemon *d)
 			logx(LOG_ERR, "control loop: poll: %s", strerror(errno));
 			return 1;
 		}
-		if (pfd[1].revents & POLLIN)
+		if (pfd[1].revents & POLLIN) {
 			(void)!read(d->tick_fd, &ticks, sizeof(ticks));
+			daemon_housekeeping(d);
+		}
 		if (d->ctl_open)
 			osc_server_service(&d->ctl.osc);
 		daemon_drain_engine(d);
@@ -281,7 +325,9 @@ static int daemon_loop(struct daemon *d)
 		}
 		while (read(d->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
+				sdnotify_send(&d->sd, "RELOADING=1");
 				daemon_reload(d, err, sizeof(err));
+				sdnotify_send(&d->sd, "READY=1");
 				continue;
 			}
 			logx(LOG_NOTICE, "%s: stopping", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
@@ -402,7 +448,14 @@ int daemon_run(const struct daemon_opts *o)
 	     d->cfg.clock.bpm_micro / 1e6, d->ctl_open ? d->cfg.osc.bind : "off",
 	     d->ctl_open ? d->ctl.osc.port : 0);
 
+	sdnotify_open(&d->sd);
+	d->wd_last_ns = timesrc_mono_now_ns();
+	sdnotify_send(&d->sd, "READY=1");
+	daemon_housekeeping(d);
+
 	status = daemon_loop(d);
+
+	sdnotify_send(&d->sd, "STOPPING=1");
 
 	daemon_stop_transport(d);
 	while (engine_post(&d->eng, &quit) < 0)
@@ -410,6 +463,7 @@ int daemon_run(const struct daemon_opts *o)
 	rt_thread_join(&engine_thread, NULL);
 	daemon_drain_engine(d);
 	logx(LOG_NOTICE, "stopped");
+	sdnotify_close(&d->sd);
 out_ctl:
 	if (d->ctl_open)
 		ctl_close(&d->ctl);
