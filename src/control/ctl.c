@@ -415,7 +415,7 @@ static int ctl_subscribe(struct osc_req *req)
 	if (req->argc > 2)
 		return osc_reply_error(req, "takes [events] [port]: events = state, bar or beat");
 	if (req->argc > 0 && (req->types[0] == 's' || req->types[0] == 'S')) {
-		if (osc_arg_string(req, 0, "events", 8, &ev) < 0)
+		if (osc_arg_string(req, 0, "events", 64, &ev) < 0)
 			return 0;
 		i = 1;
 	}

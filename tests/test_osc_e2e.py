@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""End to end over real OSC: phasorsyncd driven by liblo-tools' oscsend and
+oscdump (independent clients) and by phasorctl; a table of bad inputs, each
+answered by /phasorsync/error while the daemon keeps its state; config reload
+through OSC with a valid and an invalid file.  Output: TAP.
+
+usage: test_osc_e2e.py PHASORSYNCD PHASORCTL SOURCE_ROOT
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+DAEMON, CTL, ROOT = sys.argv[1:4]
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append((name, ok, detail))
+
+
+def finish():
+    print(f"1..{len(results)}")
+    failed = 0
+    for i, (name, ok, detail) in enumerate(results, 1):
+        if ok is None:
+            print(f"ok {i} - {name} # SKIP {detail}")
+        elif ok:
+            print(f"ok {i} - {name}")
+        else:
+            failed += 1
+            print(f"not ok {i} - {name}")
+            for line in str(detail).splitlines()[:40]:
+                print(f"#   {line}")
+    sys.exit(1 if failed else 0)
+
+
+if not shutil.which("oscsend") or not shutil.which("oscdump"):
+    print("1..0 # SKIP liblo-tools (oscsend, oscdump) not installed")
+    sys.exit(0)
+
+
+def free_port():
+    for _ in range(50):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        port = u.getsockname()[1]
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind(("0.0.0.0", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            t.close()
+            u.close()
+    raise RuntimeError("no free port")
+
+
+# --- a tiny OSC codec for our own raw client (reads the error replies) ---
+def pad(b):
+    return b + b"\0" * (4 - len(b) % 4)
+
+
+def osc_msg(path, *args):
+    tags, data = ",", b""
+    for a in args:
+        if isinstance(a, str):
+            tags += "s"
+            data += pad(a.encode())
+        elif isinstance(a, float):
+            tags += "f"
+            data += struct.pack(">f", a)
+        elif isinstance(a, int):
+            tags += "i"
+            data += struct.pack(">i", a)
+    return pad(path.encode()) + pad(tags.encode()) + data
+
+
+def osc_parse(d):
+    def string(off):
+        end = d.index(b"\0", off)
+        return d[off:end].decode(), (end + 4) & ~3
+    path, off = string(0)
+    tags, off = string(off)
+    args = []
+    for t in tags[1:]:
+        if t in "sS":
+            v, off = string(off)
+        elif t == "f":
+            v = struct.unpack(">f", d[off:off + 4])[0]
+            off += 4
+        elif t == "i":
+            v = struct.unpack(">i", d[off:off + 4])[0]
+            off += 4
+        elif t == "h":
+            v = struct.unpack(">q", d[off:off + 8])[0]
+            off += 8
+        else:
+            v = None
+        args.append(v)
+    return path, args
+
+
+PORT = free_port()
+conf_dir = tempfile.mkdtemp(prefix="ps-e2e-")
+conf = os.path.join(conf_dir, "phasorsync.conf")
+with open(conf, "w") as f:
+    f.write("[clock]\ntempo = 120\n[osc]\nport = %d\n" % PORT)
+log = open(os.path.join(conf_dir, "daemon.log"), "w+")
+daemon = subprocess.Popen([DAEMON, "--config", conf], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=log)
+raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+raw.bind(("127.0.0.1", 0))
+raw.settimeout(2)
+
+
+def ask(path, *args):
+    raw.sendto(osc_msg(path, *args), ("127.0.0.1", PORT))
+    return osc_parse(raw.recv(65536))
+
+
+def ctl(*args):
+    return subprocess.run([CTL, "--port", str(PORT)] + list(args), capture_output=True,
+                          text=True, timeout=20)
+
+
+def status():
+    r = ctl("--json", "status")
+    return json.loads(r.stdout) if r.returncode == 0 else {}
+
+
+# wait until the daemon answers
+up = False
+for _ in range(100):
+    try:
+        if ask("/phasorsync/tempo")[0] == "/phasorsync/tempo":
+            up = True
+            break
+    except (socket.timeout, ConnectionRefusedError):
+        time.sleep(0.05)
+check("daemon answers OSC", up)
+if not up:
+    daemon.kill()
+    log.seek(0)
+    results[-1] = ("daemon answers OSC", False, log.read())
+    finish()
+
+dump_port = free_port()
+dump = subprocess.Popen(["stdbuf", "-oL", "oscdump", "-L", str(dump_port)], stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL, text=True)
+time.sleep(0.3)
+
+
+def oscsend(path, types="", *args):
+    cmd = ["oscsend", "localhost", str(PORT), path]
+    if types:
+        cmd += [types] + [str(a) for a in args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=10).returncode
+
+
+# --- liblo-tools: subscribe, tempo, start, pushes ---------------------------
+oscsend("/phasorsync/subscribe", "si", "beat", dump_port)
+oscsend("/phasorsync/tempo", "f", 140.0)
+oscsend("/phasorsync/start", "s", "now")
+time.sleep(1.6)  # a process-level scenario: enough for a few beats at 140 BPM
+st = status()
+check("oscsend tempo 140 and start: status says playing at 140 BPM",
+      st.get("transport") == "playing" and abs(st.get("tempo", 0) - 140) < 1e-3, st)
+oscsend("/phasorsync/stop")
+time.sleep(0.3)
+dump.send_signal(signal.SIGTERM)
+out = dump.communicate(timeout=5)[0]
+lines = out.splitlines()
+check("oscdump receives the pushed tempo", any("/phasorsync/tempo f 140" in l for l in lines), out)
+check("oscdump receives transport playing then stopped",
+      any('/phasorsync/transport sf "playing"' in l for l in lines)
+      and any('/phasorsync/transport sf "stopped"' in l for l in lines), out)
+beats = [l for l in lines if "/phasorsync/beat ii" in l]
+check("oscdump receives beat events (>= 3 in 1.6 s at 140 BPM)", len(beats) >= 3, out)
+
+# --- phasorctl -------------------------------------------------------------
+r = ctl("tempo", "121.5")
+check("phasorctl tempo 121.5: exit 0", r.returncode == 0, r.stderr)
+r = ctl("tempo")
+check("phasorctl tempo: shows 121.500 BPM", r.returncode == 0 and r.stdout.strip() == "121.500 BPM",
+      r.stdout + r.stderr)
+r = ctl("start", "bar")
+time.sleep(0.1)
+check("phasorctl start bar: exit 0, transport playing", r.returncode == 0 and
+      status().get("transport") == "playing", r.stderr)
+r = ctl("stop")
+check("phasorctl stop: exit 0", r.returncode == 0, r.stderr)
+r = ctl("status")
+check("phasorctl status: readable lines", r.returncode == 0 and "transport" in r.stdout and
+      "tempo" in r.stdout, r.stdout + r.stderr)
+r = ctl("tempo", "abc")
+check("phasorctl rejects a bad number locally (exit 2)", r.returncode == 2 and
+      "must be a number" in r.stderr, r.stderr)
+r = ctl("output", "clock", "swing", "90")
+check("phasorctl: daemon refusal is exit 1 with the reason", r.returncode == 1 and
+      "must be from 50 to 75" in r.stderr, r.stderr)
+
+# --- bad inputs: every one answered, nothing changes ------------------------
+before = status()
+bad = [
+    (("/phasorsync/tempo", "fast"), "expected a number"),
+    (("/phasorsync/tempo", 5000.0), "must be from 20 to 999"),
+    (("/phasorsync/tempo", float("nan")), "must be from 20 to 999"),
+    (("/phasorsync/tempo", 130.0, "someday"), "must be now, beat or bar"),
+    (("/phasorsync/start", "later"), "must be now, beat or bar"),
+    (("/phasorsync/locate", -4.0), "must be from 0"),
+    (("/phasorsync/quantum", 0), "must be from 1 to 64"),
+    (("/phasorsync/output/none/offset", 1.0), "no output named"),
+    (("/phasorsync/output/clock/ppqn", 4.5), "whole number"),
+    (("/phasorsync/nonsense",), "unknown address"),
+    (("/phasorsync/subscribe", "sometimes"), "must be state, bar or beat"),
+]
+all_ok, detail = True, []
+for args, want in bad:
+    try:
+        path, rargs = ask(*args)
+    except socket.timeout:
+        path, rargs = "(no reply)", []
+    ok = path == "/phasorsync/error" and len(rargs) == 2 and want in rargs[1]
+    all_ok &= ok
+    detail.append(f"{args!r} -> {path} {rargs!r}")
+# the same bad values through oscsend (which cannot read replies): no effect
+oscsend("/phasorsync/tempo", "f", 5000.0)
+oscsend("/phasorsync/tempo", "s", "fast")
+oscsend("/phasorsync/quantum", "i", 99)
+raw.sendto(b"\x00\x01garbage that is not OSC at all", ("127.0.0.1", PORT))
+time.sleep(0.2)
+after = status()
+same = all(before.get(k) == after.get(k) for k in ("transport", "tempo", "quantum"))
+check("a table of bad inputs: each answered by /phasorsync/error naming what is allowed",
+      all_ok, "\n".join(detail))
+check("after the bad inputs the daemon keeps its state and runs",
+      same and daemon.poll() is None, f"{before}\n{after}")
+
+# --- reload over OSC: valid, then invalid ------------------------------------
+with open(conf, "w") as f:
+    f.write("[clock]\ntempo = 97\nquantum = 3\n[osc]\nport = %d\n" % PORT)
+r = ctl("reload")
+time.sleep(0.2)
+st = status()
+check("reload with a valid file: applied without stopping (tempo 97, quantum 3)",
+      r.returncode == 0 and abs(st.get("tempo", 0) - 97) < 1e-3 and st.get("quantum") == 3,
+      f"{r.stderr} {st}")
+with open(conf, "w") as f:
+    f.write("[clock]\ntempo = 97\nquantum = 300\n[osc]\nport = %d\n" % PORT)
+r = ctl("reload")
+st = status()
+check("reload with an invalid file: refused (exit 1, reason), running configuration kept",
+      r.returncode == 1 and "rejected" in r.stderr and st.get("quantum") == 3, f"{r.stderr} {st}")
+
+daemon.send_signal(signal.SIGTERM)
+rc = daemon.wait(10)
+log.seek(0)
+text = log.read()
+check("daemon exits 0 on SIGTERM; the invalid reload is logged with file:line",
+      rc == 0 and f"{conf}:3:" in text and "clock.quantum = '300'" in text, text)
+shutil.rmtree(conf_dir, ignore_errors=True)
+finish()
