@@ -260,9 +260,10 @@ static const struct bad_case bad_cases[] = {
 	{ "/phasorsync/tempo", b_when, "must be now, beat or bar" },
 	{ "/phasorsync/tempo", b_three, "optional when" },
 	{ "/phasorsync/nope", b_none, "unknown address" },
-	{ "/phasorsync/start", b_5, "must be from 0 to 1" },
-	{ "/phasorsync/stop", b_1, "takes no arguments" },
-	{ "/phasorsync/continue", b_1, "takes no arguments" },
+	{ "/phasorsync/start", b_str, "must be now, beat or bar" },
+	{ "/phasorsync/start/later", b_none, "unknown address" },
+	{ "/phasorsync/stop", b_str, "takes no argument, or one number" },
+	{ "/phasorsync/continue", b_three, "takes no argument, or one number" },
 	{ "/phasorsync/locate", b_none, "takes one argument" },
 	{ "/phasorsync/locate", b_neg, "must be from 0 to 4095.75" },
 	{ "/phasorsync/quantum", b_q, "whole number" },
@@ -512,6 +513,15 @@ static void test_output_settings_roundtrip(void **state)
 	assert_true(get_reply(&r));
 	assert_string_equal(r.path, "/phasorsync/output/clock/offset");
 	assert_true(fabsf(r.argv[0]->f + 2.5f) < 1e-6f);
+	/* button press (1) triggers, release (0) is ignored without a reply */
+	send_msg("/phasorsync/stop", mk("f", 1.0));
+	expect_ok("/phasorsync/stop");
+	send_msg("/phasorsync/stop", mk("f", 0.0));
+	assert_false(get_reply(&r));
+	send_msg("/phasorsync/start/bar", mk("i", 1));
+	expect_ok("/phasorsync/start/bar");
+	send_msg("/phasorsync/start/bar", mk("i", 0));
+	assert_false(get_reply(&r));
 	send_msg("/phasorsync/help", mk(""));
 	assert_true(get_reply(&r));
 	assert_true(r.argc >= 10);

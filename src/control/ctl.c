@@ -43,6 +43,31 @@ static int ctl_post(struct osc_req *req, uint32_t type, uint32_t u32, int64_t i6
 	return 0;
 }
 
+/*
+ * Trigger addresses (stop, continue, panic, start...) take no argument, or
+ * one number or boolean as control surfaces send it: buttons send 1 on press
+ * and 0 on release (TouchOSC, Open Stage Control), so nonzero/true triggers
+ * and 0/false is the release: ignored, without a reply.  Returns 1 to go
+ * on, 0 to ignore, -EINVAL after replying an error.
+ */
+static int ctl_trigger(struct osc_req *req)
+{
+	double v;
+
+	if (req->argc == 0)
+		return 1;
+	if (req->argc == 1 && (req->types[0] == 'T' || req->types[0] == 'F'))
+		return req->types[0] == 'T';
+	if (req->argc > 1 || strchr("ihfd", req->types[0]) == NULL) {
+		osc_reply_error(req, "takes no argument, or one number (nonzero triggers; 0, a button "
+				"release, is ignored)");
+		return -EINVAL;
+	}
+	if (osc_arg_number(req, 0, "button value", -1e9, 1e9, &v) < 0)
+		return -EINVAL;
+	return v != 0;
+}
+
 static int ctl_no_args(struct osc_req *req)
 {
 	if (req->argc > 0) {
@@ -115,29 +140,38 @@ static int ctl_tempo(struct osc_req *req)
 	return ctl_post(req, ENGINE_CMD_TEMPO, when, (int64_t)llround(bpm * 1e6));
 }
 
+/* /phasorsync/start [s:now|beat|bar] (or a button value), and the button
+ * forms /phasorsync/start/beat and /phasorsync/start/bar. */
 static int ctl_start(struct osc_req *req)
 {
-	uint32_t when;
+	uint32_t when = ENGINE_WHEN_NOW;
+	const char *w;
 
-	if (req->argc > 1)
-		return osc_reply_error(req, "takes at most one argument: now, beat or bar");
-	if (ctl_arg_when(req, 0, &when) < 0)
-		return 0;
-	return ctl_post(req, ENGINE_CMD_START, when, 0);
+	if (!strcmp(req->path, "/phasorsync/start/bar") || !strcmp(req->path, "/phasorsync/start/beat")) {
+		when = req->path[18] == 'b' && req->path[19] == 'a' ? ENGINE_WHEN_BAR : ENGINE_WHEN_BEAT;
+	} else if (!strcmp(req->path, "/phasorsync/start/now")) {
+		when = ENGINE_WHEN_NOW;
+	} else if (strcmp(req->path, "/phasorsync/start")) {
+		return osc_reply_error(req, "unknown address (start, start/now, start/beat, start/bar)");
+	} else if (req->argc == 1 && (req->types[0] == 's' || req->types[0] == 'S')) {
+		if (osc_arg_string(req, 0, "when", 64, &w) < 0 || ctl_arg_when(req, 0, &when) < 0)
+			return 0;
+		return ctl_post(req, ENGINE_CMD_START, when, 0);
+	}
+	switch (ctl_trigger(req)) {
+	case 1: return ctl_post(req, ENGINE_CMD_START, when, 0);
+	default: return 0;
+	}
 }
 
 static int ctl_stop(struct osc_req *req)
 {
-	if (ctl_no_args(req) < 0)
-		return 0;
-	return ctl_post(req, ENGINE_CMD_STOP, 0, 0);
+	return ctl_trigger(req) == 1 ? ctl_post(req, ENGINE_CMD_STOP, 0, 0) : 0;
 }
 
 static int ctl_continue(struct osc_req *req)
 {
-	if (ctl_no_args(req) < 0)
-		return 0;
-	return ctl_post(req, ENGINE_CMD_CONTINUE, 0, 0);
+	return ctl_trigger(req) == 1 ? ctl_post(req, ENGINE_CMD_CONTINUE, 0, 0) : 0;
 }
 
 static int ctl_locate(struct osc_req *req)
@@ -176,7 +210,7 @@ static int ctl_quantum(struct osc_req *req)
 
 static int ctl_panic(struct osc_req *req)
 {
-	return ctl_post(req, ENGINE_CMD_PANIC, 0, 0);
+	return ctl_trigger(req) == 1 ? ctl_post(req, ENGINE_CMD_PANIC, 0, 0) : 0;
 }
 
 static int ctl_reload(struct osc_req *req)
@@ -184,7 +218,7 @@ static int ctl_reload(struct osc_req *req)
 	struct ctl *c = req->ctx;
 	char err[CONFIG_ERR_MAX];
 
-	if (ctl_no_args(req) < 0)
+	if (ctl_trigger(req) != 1)
 		return 0;
 	if (!c->reload)
 		return osc_reply_error(req, "reload is not available");
@@ -469,6 +503,7 @@ static int ctl_unsubscribe(struct osc_req *req)
 
 static const char *const ctl_help_text[] = {
 	"/phasorsync/tempo [bpm [now|beat|bar]]", "/phasorsync/start [now|beat|bar]",
+	"/phasorsync/start/now", "/phasorsync/start/beat", "/phasorsync/start/bar",
 	"/phasorsync/stop", "/phasorsync/continue", "/phasorsync/locate beats",
 	"/phasorsync/quantum [beats]", "/phasorsync/output/NAME/SETTING [value]",
 	"/phasorsync/status", "/phasorsync/subscribe [state|bar|beat] [port]",
@@ -492,6 +527,7 @@ static int ctl_help(struct osc_req *req)
 static const struct osc_method ctl_methods[] = {
 	{ "/phasorsync/tempo", ctl_tempo },
 	{ "/phasorsync/start", ctl_start },
+	{ "/phasorsync/start/", ctl_start },
 	{ "/phasorsync/stop", ctl_stop },
 	{ "/phasorsync/continue", ctl_continue },
 	{ "/phasorsync/locate", ctl_locate },
