@@ -218,7 +218,7 @@ static void test_gaussian_no_false_step(void **state)
 							    rng_gauss() * 500000.0)), n);
 	print_message("# gaussian sigma 0.5 ms, 100000 ticks: outliers %llu, relocks %llu, "
 		      "jitter estimate %.1f us\n", (unsigned long long)f.outliers,
-		      (unsigned long long)f.relocks, sqrt(f.jit_var_ns2) / 1e3);
+		      (unsigned long long)f.relocks, clk_follow_jitter_ns(&f) / 1e3);
 	assert_int_equal(f.relocks, 0);
 	assert_true(f.outliers < 100);
 	assert_true(clk_follow_locked(&f));
@@ -310,6 +310,12 @@ static void run_step(double bpm1, double bpm2, double jit_ns, uint64_t seed)
 		      err_relock * 100.0, err_max * 100.0, (unsigned long long)f.relocks);
 	assert_true(unlock_k >= 1 && unlock_k <= 6);
 	assert_true(relock_k > unlock_k && relock_k <= 24); /* within 1 beat */
+	if (jit_ns == 0.0) {
+		/* step_ticks outliers make the step; the fit restarts from them
+		 * and locks once it holds lock_min_ticks points */
+		assert_int_equal(unlock_k, f.cfg.step_ticks);
+		assert_int_equal(relock_k, f.cfg.lock_min_ticks);
+	}
 	assert_true(err_relock < 0.005);
 	assert_true(err_max < 0.005);
 	assert_int_equal(f.relocks, 1);
@@ -474,11 +480,14 @@ static void test_backwards_and_duplicates(void **state)
 	assert_int_equal(clk_follow_tick(&f, to_ns((double)T0_NS + 200 * p)), 200);
 }
 
-/* A single tick 5 ms late (a delayed MIDI byte) is held out of the fit. */
+/* A single tick 5 ms late (a delayed MIDI byte) is held out of the fit; a
+ * 15 ms one barely moves the jitter estimate (its three second differences
+ * are clipped). */
 static void test_single_glitch(void **state)
 {
 	double p = period_of(120.0);
 	int64_t before;
+	double jit;
 
 	(void)state;
 	rng_state = 22;
@@ -491,7 +500,78 @@ static void test_single_glitch(void **state)
 	assert_int_equal(clk_follow_predict_ns(&f, 501), before);
 	assert_true(clk_follow_locked(&f));
 	assert_int_equal(clk_follow_tick(&f, to_ns((double)T0_NS + 501 * p)), 501);
+	jit = clk_follow_jitter_ns(&f);
+	for (int n = 502; n < 600; n++) {
+		double late = n == 550 ? 15e6 : rng_uniform() * JIT_NS;
+
+		assert_int_equal(clk_follow_tick(&f, to_ns((double)T0_NS + n * p + late)), n);
+		if (n == 552)
+			assert_true(clk_follow_jitter_ns(&f) < 1.25 * jit);
+	}
+	assert_int_equal(f.outliers, 2);
 	assert_int_equal(f.relocks, 0);
+}
+
+/* Outliers on alternating sides are noise bursts, not a tempo step. */
+static void test_alternating_outliers(void **state)
+{
+	double p = period_of(120.0);
+	static const double off_ns[] = { 4e6, -4e6, 4e6, -4e6, 4e6 };
+
+	(void)state;
+	init_default();
+	for (int n = 0; n < 100; n++)
+		clk_follow_tick(&f, to_ns((double)T0_NS + n * p));
+	for (int n = 100; n < 105; n++)
+		clk_follow_tick(&f, to_ns((double)T0_NS + n * p + off_ns[n - 100]));
+	assert_int_equal(f.outliers, 5);
+	assert_int_equal(f.relocks, 0);
+	assert_true(clk_follow_locked(&f));
+	assert_true(llabs(clk_follow_predict_ns(&f, 105) - to_ns((double)T0_NS + 105 * p)) <= 1);
+}
+
+/* Lock has hysteresis: once locked, the follower lets go only when the
+ * period's standard error exceeds twice lock_tol_ppm, so it does not flicker
+ * at the threshold; a fresh follower needs the error within lock_tol_ppm.
+ * With a 32-tick window at 120 BPM the standard error is 1e-3 for uniform
+ * jitter of about +-1.9 ms. */
+static void test_lock_hysteresis(void **state)
+{
+	static struct clk_follow fresh;
+	struct clk_follow_cfg c;
+	double p = period_of(120.0), jit = 0.5e6;
+	int n;
+
+	(void)state;
+	clk_follow_cfg_defaults(&c);
+	c.window_max = 32;
+	c.lock_tol_ppm = 1000;
+	rng_state = 24;
+	assert_int_equal(clk_follow_init(&f, &c), 0);
+	assert_int_equal(clk_follow_init(&fresh, &c), 0);
+	for (n = 0; n < 200; n++)
+		clk_follow_tick(&f, to_ns((double)T0_NS + n * p + rng_uniform() * jit));
+	assert_true(clk_follow_locked(&f));
+	/* jitter grows slowly (the estimate follows, no outliers) to +-2.6 ms */
+	for (; jit < 2.6e6; n++) {
+		jit *= 1.01;
+		clk_follow_tick(&f, to_ns((double)T0_NS + n * p + rng_uniform() * jit));
+	}
+	for (int k = 0; k < 1000; k++, n++) {
+		double e = rng_uniform() * jit;
+
+		clk_follow_tick(&f, to_ns((double)T0_NS + n * p + e));
+		clk_follow_tick(&fresh, to_ns((double)T0_NS + n * p + e));
+		assert_true(clk_follow_locked(&f));
+		assert_false(clk_follow_locked(&fresh));
+	}
+	/* ... and beyond twice the tolerance it lets go */
+	for (; jit < 8e6; n++) {
+		jit *= 1.01;
+		clk_follow_tick(&f, to_ns((double)T0_NS + n * p + rng_uniform() * jit));
+	}
+	assert_false(clk_follow_locked(&f));
+	assert_int_equal(f.losses, 0);
 }
 
 /* Faster than 999 BPM: measured and reported, never locked. */
@@ -598,6 +678,8 @@ int main(void)
 		cmocka_unit_test(test_huge_gap),
 		cmocka_unit_test(test_backwards_and_duplicates),
 		cmocka_unit_test(test_single_glitch),
+		cmocka_unit_test(test_alternating_outliers),
+		cmocka_unit_test(test_lock_hysteresis),
 		cmocka_unit_test(test_too_fast),
 		cmocka_unit_test(test_too_slow),
 		cmocka_unit_test(test_extreme_times),

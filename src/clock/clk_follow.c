@@ -41,10 +41,13 @@
  * d2 = t[n] - 2 t[n-1] + t[n-2], whose variance is 6 s^2 for white jitter and
  * which a tempo change touches only once: the fit's own residuals would not
  * do, because a slow tempo ramp makes them grow together with the threshold
- * and would never be detected.  Plain mean of d2^2 / 6 for the first JIT_EWMA
+ * and would never be detected.  The mean of |d2| rather than of d2^2, so that
+ * one late tick (three large d2) counts linearly, not squared: for Gaussian
+ * jitter s = sqrt(pi / 12) * mean|d2| (uniform jitter reads 7 % high, which only
+ * makes the thresholds conservative).  Plain mean for the first JIT_EWMA
  * samples, then exponential with weight 1 / JIT_EWMA; once armed, samples are
- * clipped at JIT_CLIP^2 times the estimate (a step barely moves it, a real
- * rise in jitter is still learnt in a few dozen ticks).
+ * clipped at JIT_CLIP times the mean (a glitch or a step barely moves it, a
+ * real rise in jitter is still learnt within a few dozen ticks).
  *
  * Units: times and residuals in ns (int64_t, or double for relative values
  * below 2^53), indices in ticks (24 per quarter note), period in ns per tick;
@@ -56,8 +59,9 @@
 #include <stddef.h>
 
 #define JIT_MIN_SAMPLES 8  /* second differences before outliers are detected */
-#define JIT_EWMA 32        /* averaging length of the jitter estimate, ticks */
-#define JIT_CLIP 3.0       /* clip armed jitter samples at this many std devs */
+#define JIT_EWMA 64        /* averaging length of the jitter estimate, ticks */
+#define JIT_CLIP 3.0       /* clip armed |d2| samples at this many times their mean */
+#define SQRT_PI_12 0.5116633539732443 /* s = sqrt(pi / 12) * mean|d2| */
 #define RANGE_TOL 0.005    /* lock accepts periods this far outside 20..999 BPM */
 #define SLOW_FIRST_NS (CLK_FOLLOW_PERIOD_MAX_NS + CLK_FOLLOW_PERIOD_MAX_NS / 4) /* see tick() */
 #define BPM_MICRO_NS 2.5e15 /* micro-BPM = BPM_MICRO_NS / period_ns (60e9 * 1e6 / 24) */
@@ -118,7 +122,7 @@ void clk_follow_reset(struct clk_follow *f) RT_SAFE
 	f->fit_ybar_ns = 0.0;
 	f->fit_sxx = 0.0;
 	f->fit_period_ns = 0.0;
-	f->jit_var_ns2 = 0.0;
+	f->jit_d2_abs_ns = 0.0;
 	f->jit_samples = 0;
 }
 
@@ -181,18 +185,26 @@ static void cf_refit(struct clk_follow *f) RT_SAFE
 	f->fit_period_ns = f->win_len >= 2 ? sxy / sxx : 0.0;
 }
 
-/* Fold the second difference ending at tick n_last into the jitter estimate. */
+/* Fold the second difference ending at the new tick into the estimate. */
 static void cf_jitter(struct clk_follow *f, int64_t t_ns) RT_SAFE
 {
 	double d2 = (double)((t_ns - f->t_last_ns) - (f->t_last_ns - f->t_last2_ns));
-	double v = d2 * d2 / 6.0;
-	double clip = JIT_CLIP * JIT_CLIP * f->jit_var_ns2;
+	double v = d2 < 0.0 ? -d2 : d2;
+	double clip = JIT_CLIP * f->jit_d2_abs_ns;
 
 	if (f->jit_samples >= JIT_MIN_SAMPLES && v > clip)
 		v = clip;
 	f->jit_samples++;
-	f->jit_var_ns2 += (v - f->jit_var_ns2) /
-			  (double)(f->jit_samples < JIT_EWMA ? f->jit_samples : JIT_EWMA);
+	f->jit_d2_abs_ns += (v - f->jit_d2_abs_ns) /
+			    (double)(f->jit_samples < JIT_EWMA ? f->jit_samples : JIT_EWMA);
+}
+
+/* estimated jitter variance, ns^2 */
+static double cf_jit_var(const struct clk_follow *f) RT_SAFE
+{
+	double sd = clk_follow_jitter_ns(f);
+
+	return sd * sd;
 }
 
 /*
@@ -210,7 +222,7 @@ static int cf_classify(struct clk_follow *f, int64_t n, int64_t t_ns) RT_SAFE
 	x = (double)(n - f->fit_n_ref) - f->fit_xbar;
 	r = (double)(t_ns - f->fit_t_ref_ns) - (f->fit_ybar_ns + f->fit_period_ns * x);
 	g = 1.0 + 1.0 / f->win_len + x * x / f->fit_sxx;
-	lim = f->cfg.step_sigmas * f->cfg.step_sigmas * f->jit_var_ns2 * g;
+	lim = f->cfg.step_sigmas * f->cfg.step_sigmas * cf_jit_var(f) * g;
 	if (r * r <= lim || (r < 0.0 ? -r : r) <= (double)f->cfg.step_min_ns) {
 		f->pend_len = 0;
 		return 1;
@@ -245,7 +257,7 @@ static void cf_update_lock(struct clk_follow *f) RT_SAFE
 		f->locked = false;
 		return;
 	}
-	se2 = f->jit_var_ns2 / f->fit_sxx;
+	se2 = cf_jit_var(f) / f->fit_sxx;
 	if (f->locked)
 		f->locked = se2 <= 4.0 * tol * tol;
 	else
@@ -336,6 +348,11 @@ int64_t clk_follow_bpm_micro(const struct clk_follow *f) RT_SAFE
 	if (p <= 0.0)
 		return 0;
 	return cf_add_round(0, BPM_MICRO_NS / p);
+}
+
+double clk_follow_jitter_ns(const struct clk_follow *f) RT_SAFE
+{
+	return SQRT_PI_12 * f->jit_d2_abs_ns;
 }
 
 int clk_follow_check_loss(struct clk_follow *f, int64_t now_ns) RT_SAFE

@@ -63,7 +63,7 @@ struct clk_follow {
 	double fit_ybar_ns;                              /* mean of (t - fit_t_ref_ns) over the fit */
 	double fit_sxx;                                  /* sum of (x - fit_xbar)^2, ticks^2 */
 	double fit_period_ns;                            /* fitted slope, ns per tick; 0 if < 2 points */
-	double jit_var_ns2;                              /* estimated input jitter variance, ns^2 */
+	double jit_d2_abs_ns;                            /* mean |second difference| of receive times */
 	int64_t jit_samples;                             /* second differences folded into it */
 	uint64_t ticks;                                  /* ticks given an index */
 	uint64_t rejected;                               /* ticks refused, or dropped by a too-slow interval */
@@ -140,6 +140,13 @@ double clk_follow_period_ns(const struct clk_follow *f) RT_SAFE;
  * Context: RT; owning thread.
  */
 int64_t clk_follow_bpm_micro(const struct clk_follow *f) RT_SAFE;
+
+/*
+ * clk_follow_jitter_ns - estimated standard deviation of the input jitter
+ * (receive time minus the sender's grid), ns; 0.0 before 3 ticks.
+ * Context: RT; owning thread.
+ */
+double clk_follow_jitter_ns(const struct clk_follow *f) RT_SAFE;
 
 /*
  * clk_follow_check_loss - returns 1, exactly once, when now_ns has reached
