@@ -8,8 +8,8 @@
  * (x = tick index, y = receive time) and extrapolates it.  For independent
  * jitter of standard deviation s, the one-step-ahead extrapolation error of
  * such a fit is about 2 s / sqrt(N), and the period's standard error is
- * s * sqrt(12 / (N^3 - N)): the default window_max of 768 ticks (32 beats)
- * gives an output jitter near 7 % of the input's, hence the long window.
+ * s * sqrt(12 / (N^3 - N)): the default window_max of 1024 ticks (43 beats)
+ * gives an output jitter near 6 % of the input's, hence the long window.
  * The fit is recomputed from the window on every tick - O(N), two passes in
  * coordinates relative to the newest point - because running sums over a
  * sliding window either drift (doubles) or need 128-bit integers.

@@ -30,7 +30,7 @@
 #define CLK_FOLLOW_STEP_CAP 8                            /* largest step_ticks */
 
 struct clk_follow_cfg {
-	int window_max;      /* ticks kept for the fit, 16..CLK_FOLLOW_WINDOW_CAP (768) */
+	int window_max;      /* ticks kept for the fit, 16..CLK_FOLLOW_WINDOW_CAP (1024) */
 	int loss_periods;    /* loss after this many estimated periods without a tick, 1..48 (2) */
 	int lock_min_ticks;  /* fewest ticks in the fit for lock, 3..window_max (12) */
 	int lock_tol_ppm;    /* lock when the period's standard error is below this, 1..100000 (1500) */
@@ -110,10 +110,12 @@ void clk_follow_reset(struct clk_follow *f) RT_SAFE;
 int clk_follow_tick(struct clk_follow *f, int64_t t_ns) RT_SAFE;
 
 /*
- * clk_follow_locked - true while the fit has at least lock_min_ticks ticks,
- * the period's estimated standard error is within lock_tol_ppm of the period
- * (unlock only past twice that: hysteresis), the period is within 20..999 BPM,
- * and no tempo step, loss or reset happened since lock was gained.
+ * clk_follow_locked - lock is gained when the fit holds at least
+ * lock_min_ticks ticks, no outlier is pending, the period is within
+ * 20..999 BPM (+-0.5 %) and its estimated standard error (jitter / sqrt(Sxx))
+ * is within lock_tol_ppm of it.  It is kept until a tempo step, a loss, a
+ * reset, a period out of range, or a standard error beyond twice
+ * lock_tol_ppm (hysteresis, so it does not flicker at the threshold).
  * Context: RT; owning thread.
  */
 bool clk_follow_locked(const struct clk_follow *f) RT_SAFE;
