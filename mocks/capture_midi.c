@@ -3,6 +3,7 @@
  * capture_midi.h).
  */
 #include "capture_midi.h"
+#include "clock/timesrc.h"
 
 #include <errno.h>
 #include <string.h>
@@ -44,9 +45,20 @@ static int cap_drop_pending(struct midi_backend *b, int port) RT_SAFE
 
 static int cap_recv(struct midi_backend *b, struct midi_event_in *ev) RT_SAFE
 {
-	(void)b;
-	(void)ev;
-	return -EAGAIN;
+	struct capture_midi *c = (struct capture_midi *)b;
+
+	if (c->in_next >= c->nin || !c->ts || c->in[c->in_next].t_ns > timesrc_now_ns(c->ts))
+		return -EAGAIN;
+	*ev = c->in[c->in_next++];
+	return 0;
+}
+
+int capture_midi_input(struct capture_midi *c, int port, const struct midi_msg *m, int64_t t_ns)
+{
+	if (c->nin == CAPTURE_MIDI_IN_MAX)
+		return -ENOSPC;
+	c->in[c->nin++] = (struct midi_event_in){ .t_ns = t_ns, .port = (uint16_t)port, .msg = *m };
+	return 0;
 }
 
 static int cap_fds(struct midi_backend *b, int *fds, int max)

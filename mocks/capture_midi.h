@@ -15,6 +15,9 @@
 #include "midi/midi_backend.h"
 
 #define CAPTURE_MIDI_MAX 4096
+#define CAPTURE_MIDI_IN_MAX 65536 /* scripted input events */
+
+struct timesrc;
 
 struct capture_event {
 	int port;            /* port passed to send() */
@@ -33,7 +36,15 @@ struct capture_midi {
 	capture_check_fn check;                    /* optional per-send callback */
 	void *check_ctx;                           /* its argument */
 	int fail_with;                             /* if nonzero, send() returns this */
+	struct midi_event_in in[CAPTURE_MIDI_IN_MAX]; /* scripted input, by time */
+	int nin;                                   /* entries in `in` */
+	int in_next;                               /* next one recv() returns */
+	struct timesrc *ts;                        /* recv() returns input whose t_ns <= now */
 };
+
+/* capture_midi_input - script one input event, arriving at t_ns (events
+ * must be added in time order).  Returns 0 or -ENOSPC. */
+int capture_midi_input(struct capture_midi *c, int port, const struct midi_msg *m, int64_t t_ns);
 
 void capture_midi_init(struct capture_midi *c);
 

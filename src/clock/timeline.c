@@ -138,6 +138,13 @@ int tl_set_tempo_at(struct timeline *tl, int64_t pos, int64_t bpm_micro) RT_SAFE
 	return 0;
 }
 
+int64_t tl_bpm_for(int64_t dpos, int64_t dt_ns) RT_SAFE
+{
+	if (dpos <= 0 || dt_ns <= 0)
+		return 0;
+	return tl_round_div128((__int128)dpos * TL_NS_BEAT_NUM, (__int128)TL_UNITS_PER_BEAT * dt_ns);
+}
+
 int64_t tl_grid_ceil(int64_t pos, int64_t origin, int64_t step) RT_SAFE
 {
 	return origin - tl_floor_div(origin - pos, step) * step;

@@ -93,6 +93,14 @@ void tl_commit(struct timeline *tl, int64_t pos) RT_SAFE;
  */
 void tl_reanchor(struct timeline *tl, int64_t pos) RT_SAFE;
 
+/*
+ * tl_bpm_for - the tempo (micro-BPM, rounded) at which `dpos` units last
+ * `dt_ns`; 0 if dpos or dt_ns is not positive.  Used to slew the phase:
+ * reach a target position at a target time without a jump.
+ * Context: any thread.
+ */
+int64_t tl_bpm_for(int64_t dpos, int64_t dt_ns) RT_SAFE;
+
 /* Ceiling of `pos` onto the grid origin + k * step (step > 0). */
 int64_t tl_grid_ceil(int64_t pos, int64_t origin, int64_t step) RT_SAFE;
 

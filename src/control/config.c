@@ -90,6 +90,10 @@ static const struct cfg_choice cfg_backends[] = {
 	{ "dump", CONFIG_MIDI_DUMP }, { "rawmidi", CONFIG_MIDI_RAWMIDI }, { NULL, 0 },
 };
 
+static const struct cfg_choice cfg_on_loss[] = {
+	{ "stop", 1 }, { "freerun", 0 }, { NULL, 0 },
+};
+
 static const struct cfg_choice cfg_swing_units[] = {
 	{ "16", 16 }, { "8", 8 }, { NULL, 0 },
 };
@@ -111,6 +115,10 @@ static const struct cfg_key cfg_keys[] = {
 	{ "midi", "dump_file", CFG_STR, CFG_OFF(midi.dump_file), 1, CONFIG_STR_MAX - 1, NULL, "-", NULL },
 	{ "midi", "rawmidi_device", CFG_STR, CFG_OFF(midi.rawmidi_device), 0, CONFIG_STR_MAX - 1,
 	  NULL, "", NULL },
+	{ "follow", "enabled", CFG_BOOL, CFG_OFF(follow.enabled), 0, 1, NULL, "false", NULL },
+	{ "follow", "input", CFG_STR, CFG_OFF(follow.input), 1, 63, NULL, "clock-in", NULL },
+	{ "follow", "connect", CFG_STR, CFG_OFF(follow.connect), 0, 63, NULL, "", NULL },
+	{ "follow", "on_loss", CFG_ENUM, CFG_OFF(follow.stop_on_loss), 0, 0, cfg_on_loss, "stop", NULL },
 	{ "osc", "port", CFG_INT, CFG_OFF(osc.port), 1, 65535, NULL, "9000", NULL },
 	{ "osc", "bind", CFG_STR, CFG_OFF(osc.bind), 1, 63, NULL, "0.0.0.0", cfg_check_bind },
 	{ "osc", "allow", CFG_STR, CFG_OFF(osc.allow), 1, 511, NULL,

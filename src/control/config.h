@@ -64,6 +64,12 @@ struct config {
 		char rawmidi_device[CONFIG_STR_MAX]; /* e.g. hw:1,0,0 */
 	} midi;
 	struct {
+		bool enabled;                     /* start in follower mode */
+		char input[CONFIG_STR_MAX];       /* our input port's name */
+		char connect[CONFIG_STR_MAX];     /* auto-connect from sources matching this */
+		int stop_on_loss;                 /* 1: clock loss stops; 0: free-run (enum key on_loss) */
+	} follow;
+	struct {
 		int port;                         /* UDP and TCP port */
 		char bind[64];                    /* address to listen on */
 		char allow[512];                  /* accepted source networks, CIDR list */

@@ -213,6 +213,57 @@ static int ctl_panic(struct osc_req *req)
 	return ctl_trigger(req) == 1 ? ctl_post(req, ENGINE_CMD_PANIC, 0, 0) : 0;
 }
 
+/* Tap tempo: the tap's time is when this thread read it (UDP on a LAN
+ * adds well under a millisecond of jitter to human tapping). */
+static int ctl_tap(struct osc_req *req)
+{
+	struct ctl *c = req->ctx;
+	int64_t bpm = 0;
+	int r;
+
+	if (ctl_trigger(req) != 1)
+		return 0;
+	r = clk_tap_add(&c->tap, timesrc_now_ns(c->ts), &bpm);
+	if (r == 1 && atomic_load(&c->eng->stats.follow_state) == ENGINE_FOLLOW_OFF)
+		return ctl_post(req, ENGINE_CMD_TEMPO, ENGINE_WHEN_NOW, bpm);
+	if (r == 1)
+		return osc_reply_error(req, "the tempo follows the external clock (follow is on)");
+	ctl_ok(req); /* first tap of a sequence, or one ignored as an outlier */
+	return 0;
+}
+
+static int ctl_follow(struct osc_req *req)
+{
+	struct ctl *c = req->ctx;
+	bool on;
+
+	if (req->argc == 0) {
+		lo_message m = lo_message_new();
+		if (!m)
+			return 0;
+		lo_message_add_int32(m, atomic_load(&c->eng->stats.follow_state) != ENGINE_FOLLOW_OFF);
+		osc_send(req->srv, req->from, "/phasorsync/follow", m);
+		lo_message_free(m);
+		return 0;
+	}
+	if (req->argc > 1 || osc_arg_bool(req, 0, "follow on/off", &on) < 0)
+		return req->argc > 1 ? osc_reply_error(req, "takes one value: 1 = follow, 0 = internal") : 0;
+	if (on && c->eng->follow_port < 0)
+		return osc_reply_error(req, "no clock input: enable [follow] in the configuration");
+	return ctl_post(req, ENGINE_CMD_FOLLOW, on, 0);
+}
+
+static const char *ctl_sync_name(int st)
+{
+	switch (st) {
+	case ENGINE_FOLLOW_WAITING: return "waiting";
+	case ENGINE_FOLLOW_ACQUIRING: return "acquiring";
+	case ENGINE_FOLLOW_LOCKED: return "locked";
+	case ENGINE_FOLLOW_LOST: return "lost";
+	default: return "internal";
+	}
+}
+
 static int ctl_reload(struct osc_req *req)
 {
 	struct ctl *c = req->ctx;
@@ -397,7 +448,12 @@ static int ctl_status(struct osc_req *req)
 					     s.quantum * TL_UNITS_PER_BEAT) /
 				     (double)(s.quantum * TL_UNITS_PER_BEAT));
 	ctl_kv_i(m, "quantum", s.quantum);
-	ctl_kv_s(m, "sync", "internal");
+	ctl_kv_s(m, "sync", ctl_sync_name(atomic_load(&st->follow_state)));
+	if (atomic_load(&st->follow_state) != ENGINE_FOLLOW_OFF) {
+		ctl_kv_f(m, "follow_tempo", atomic_load(&st->follow_bpm) / 1e6);
+		ctl_kv_i(m, "follow_ticks", (int64_t)atomic_load(&st->follow_ticks));
+		ctl_kv_i(m, "follow_losses", (int64_t)atomic_load(&st->follow_losses));
+	}
 	ctl_kv_i(m, "rt", c->rt);
 	ctl_kv_i(m, "mlocked", c->mlocked);
 	ctl_kv_i(m, "outputs", c->eng->nout);
@@ -507,7 +563,8 @@ static const char *const ctl_help_text[] = {
 	"/phasorsync/stop", "/phasorsync/continue", "/phasorsync/locate beats",
 	"/phasorsync/quantum [beats]", "/phasorsync/output/NAME/SETTING [value]",
 	"/phasorsync/status", "/phasorsync/subscribe [state|bar|beat] [port]",
-	"/phasorsync/unsubscribe [port]", "/phasorsync/reload", "/phasorsync/panic", "/panic",
+	"/phasorsync/unsubscribe [port]", "/phasorsync/reload", "/phasorsync/tap",
+	"/phasorsync/follow [0|1]", "/phasorsync/panic", "/panic",
 	"/phasorsync/help", NULL,
 };
 
@@ -537,6 +594,8 @@ static const struct osc_method ctl_methods[] = {
 	{ "/phasorsync/subscribe", ctl_subscribe },
 	{ "/phasorsync/unsubscribe", ctl_unsubscribe },
 	{ "/phasorsync/reload", ctl_reload },
+	{ "/phasorsync/tap", ctl_tap },
+	{ "/phasorsync/follow", ctl_follow },
 	{ "/phasorsync/panic", ctl_panic },
 	{ "/panic", ctl_panic },
 	{ "/phasorsync/help", ctl_help },
@@ -551,6 +610,7 @@ int ctl_open(struct ctl *c, struct engine *eng, struct timesrc *ts, struct confi
 	c->ts = ts;
 	c->cfg = cfg;
 	c->last_beat_pushed = INT64_MIN;
+	clk_tap_init(&c->tap);
 	return osc_server_open(&c->osc, scfg, ctl_methods, c, err, errlen);
 }
 
@@ -593,6 +653,11 @@ void ctl_on_note(struct ctl *c, const struct engine_note *n)
 	case ENGINE_NOTE_TEMPO:
 		lo_message_add_float(m, (float)(n->a / 1e6));
 		ctl_push(c, CTL_SUB_STATE, "/phasorsync/tempo", m);
+		break;
+	case ENGINE_NOTE_FOLLOW:
+		lo_message_add_string(m, ctl_sync_name((int)n->u32));
+		lo_message_add_float(m, (float)(n->a / 1e6));
+		ctl_push(c, CTL_SUB_STATE, "/phasorsync/sync", m);
 		break;
 	case ENGINE_NOTE_LOCATE:
 		lo_message_add_float(m, (float)((double)n->a / TL_UNITS_PER_BEAT));

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clock/clk_tap.h"
 #include "clock/timesrc.h"
 #include "control/config.h"
 #include "control/osc.h"
@@ -43,6 +44,7 @@ struct ctl {
 	bool rt;                          /* engine thread runs SCHED_FIFO */
 	bool mlocked;                     /* memory locked */
 	int64_t last_beat_pushed;         /* song beat index of the last beat push */
+	struct clk_tap tap;               /* tap tempo state */
 	int (*reload)(void *ctx, char *err, size_t errlen); /* daemon's reload, or NULL */
 	void *reload_ctx;                 /* its argument */
 };

@@ -35,6 +35,11 @@ static int64_t eng_min64(int64_t a, int64_t b) RT_SAFE
 	return a < b ? a : b;
 }
 
+static int64_t eng_abs64(int64_t a) RT_SAFE
+{
+	return a < 0 ? -a : a;
+}
+
 void engine_cfg_defaults(struct engine_cfg *cfg)
 {
 	*cfg = (struct engine_cfg){
@@ -42,6 +47,9 @@ void engine_cfg_defaults(struct engine_cfg *cfg)
 		.bpm_micro = 120000000,
 		.quantum = 4,
 		.nout = 0,
+		.follow_port = -1,
+		.follow = false,
+		.follow_stop_on_loss = true,
 	};
 }
 
@@ -51,7 +59,8 @@ static int engine_cfg_check(const struct engine_cfg *c, const struct midi_backen
 
 	if (c->lookahead_ns < 0 || c->lookahead_ns > ENGINE_LOOKAHEAD_MAX_NS ||
 	    !tl_bpm_valid(c->bpm_micro) || c->quantum < 1 || c->quantum > TL_QUANTUM_MAX ||
-	    c->nout < 0 || c->nout > ENGINE_MAX_OUTPUTS || (c->nout > 0 && !midi))
+	    c->nout < 0 || c->nout > ENGINE_MAX_OUTPUTS || (c->nout > 0 && !midi) ||
+	    (c->follow_port >= 0 && !midi) || (c->follow && c->follow_port < 0))
 		return -EINVAL;
 	for (int i = 0; i < c->nout; i++)
 		if (clk_output_cfg_check(&c->out[i], c->lookahead_ns, err, sizeof(err)) < 0)
@@ -114,6 +123,10 @@ int engine_init(struct engine *e, struct timesrc *ts, struct midi_backend *midi,
 	atomic_init(&e->stats.queue_high_water, 0);
 	atomic_init(&e->stats.queued, 0);
 	atomic_init(&e->stats.committed_t, 0);
+	atomic_init(&e->stats.follow_state, ENGINE_FOLLOW_OFF);
+	atomic_init(&e->stats.follow_bpm, 0);
+	atomic_init(&e->stats.follow_ticks, 0);
+	atomic_init(&e->stats.follow_losses, 0);
 	for (unsigned i = 0; i < ENGINE_LAT_BUCKETS; i++)
 		atomic_init(&e->stats.lateness_hist[i], 0);
 
@@ -142,6 +155,21 @@ int engine_init(struct engine *e, struct timesrc *ts, struct midi_backend *midi,
 	e->next_deadline = now + ENGINE_IDLE_PERIOD_NS;
 	e->emit_limit = INT64_MAX;
 	e->lat_samples = NULL;
+	e->follow_port = cfg->follow_port;
+	e->follow_stop_on_loss = cfg->follow_stop_on_loss;
+	e->follow = false;
+	e->follow_state = ENGINE_FOLLOW_OFF;
+	e->fol_pos0 = 0;
+	e->fol_last_n = -1;
+	if ((r = clk_follow_init(&e->fol, NULL)) < 0)
+		return r;
+	clk_xport_init(&e->xp);
+	if (cfg->follow) {
+		e->follow = true;
+		e->follow_state = ENGINE_FOLLOW_WAITING;
+		atomic_store(&e->stats.follow_state, ENGINE_FOLLOW_WAITING);
+	}
+	e->tl_dirty = false;
 	e->quit = false;
 	eng_publish(e);
 	return 0;
@@ -568,6 +596,184 @@ static int eng_cmd_output(struct engine *e, uint32_t u32, int64_t v, int64_t now
 	return 0;
 }
 
+/* ---- following an external clock --------------------------------------- */
+
+static void eng_follow_set_state(struct engine *e, int st, int64_t now) RT_SAFE
+{
+	if (st == e->follow_state)
+		return;
+	e->follow_state = st;
+	atomic_store_explicit(&e->stats.follow_state, st, memory_order_relaxed);
+	eng_note(e, ENGINE_NOTE_FOLLOW, (uint32_t)st, now, clk_follow_bpm_micro(&e->fol));
+}
+
+static int eng_cmd_follow(struct engine *e, bool on, int64_t now) RT_SAFE
+{
+	if (on && e->follow_port < 0)
+		return -ENODEV; /* no input port to follow was configured */
+	e->follow = on;
+	clk_follow_reset(&e->fol);
+	clk_xport_init(&e->xp);
+	e->fol_last_n = -1;
+	eng_follow_set_state(e, on ? ENGINE_FOLLOW_WAITING : ENGINE_FOLLOW_OFF, now);
+	return 0;
+}
+
+/*
+ * Lock the timeline to the follower: input clock n sits at position
+ * fol_pos0 + n * TICK.  Aim at the first future input clock P whose
+ * predicted time T is a period beyond everything already handed out, and
+ * slew, as a PLL does: the timeline stays continuous at the first position
+ * neither sent nor past, runs at the tempo that reaches P exactly at T, and
+ * from P on at the estimated tempo.  Phase corrections are thus spread over
+ * one or two clocks and never move an event already sent or into the past.
+ * At the first lock - or when the input jumped by more than the slew can
+ * absorb (beyond +-25 % tempo) - the mapping is re-based instead, by whole
+ * 24 PPQN ticks, so that P is our next unsent tick: the grid stays aligned.
+ */
+#define ENG_SLEW_MAX_PERMILLE 250
+
+static void eng_follow_anchor(struct engine *e, int64_t n, int64_t now, bool rebase) RT_SAFE
+{
+	int64_t bpm = clk_follow_bpm_micro(&e->fol), t, p, first, t_first, slew;
+	int64_t period = (int64_t)clk_follow_period_ns(&e->fol);
+	int64_t limit = eng_max64(e->committed_t, now); /* sent, or in the past */
+	int64_t horizon = eng_max64(e->committed_t, now + e->lookahead_ns) + period;
+	struct timeline cand;
+	int k = 1;
+
+	if (!tl_bpm_valid(bpm))
+		return;
+	while ((t = clk_follow_predict_ns(&e->fol, n + k)) <= horizon && k < 256)
+		k++;
+	if (t <= horizon)
+		return;
+	first = tl_pos_at(&e->tl, limit) + 1; /* the first position neither sent nor past */
+	t_first = tl_time_at(&e->tl, first);
+	p = e->fol_pos0 + (n + k) * TL_UNITS_PER_TICK;
+	slew = tl_bpm_for(p - first, t - t_first);
+	if (!rebase && tl_bpm_valid(slew) &&
+	    eng_abs64(slew - bpm) * 1000 <= bpm * ENG_SLEW_MAX_PERMILLE &&
+	    tl_init(&cand, t_first, first, slew) == 0 && tl_set_tempo_at(&cand, p, bpm) == 0) {
+		e->tl = cand;
+		e->tl_dirty = true;
+		return;
+	}
+	/* re-base: P becomes our next unsent tick */
+	first = tl_grid_ceil(first, e->song_origin, TL_UNITS_PER_TICK);
+	e->fol_pos0 += first - p;
+	if (tl_init(&cand, t, first, bpm) < 0)
+		return;
+	e->tl = cand;
+	e->tl_dirty = true;
+}
+
+/* Transport of the followed input (clk_xport), acted on our outputs. */
+static void eng_follow_xport(struct engine *e, const struct midi_msg *m, int64_t now) RT_SAFE
+{
+	int64_t pos = 0, p;
+	int a = clk_xport_msg(&e->xp, m, &pos);
+
+	switch (a) {
+	case CLK_XPORT_ARM:
+		/* the next input clock is the (re)start point at song clock `pos` */
+		p = e->fol_pos0 + (e->fol_last_n + 1) * TL_UNITS_PER_TICK;
+		if (p <= tl_pos_at(&e->tl, e->committed_t))
+			p = tl_grid_ceil(tl_pos_at(&e->tl, e->committed_t) + 1, e->fol_pos0, TL_UNITS_PER_TICK);
+		e->play_from = e->transport == ENGINE_PLAYING ? eng_min64(e->play_from, p) : p;
+		e->play_until = INT64_MAX;
+		e->transport = ENGINE_PLAYING;
+		if (m->type == MIDI_START) {
+			int64_t t = tl_time_at(&e->tl, p), lead = eng_lead_ns(e, p);
+			e->song_origin = p;
+			for (int i = 0; i < e->nout; i++) {
+				eng_out_regrid(&e->out[i], p, p);
+				if (e->out[i].cfg.transport)
+					eng_enqueue(e, i, MIDI_START, 0, 0, t - lead);
+			}
+			eng_note(e, ENGINE_NOTE_TRANSPORT, ENGINE_PLAYING, t, 0);
+		} else {
+			eng_resume_at(e, p, pos * TL_UNITS_PER_TICK, false);
+			eng_note(e, ENGINE_NOTE_TRANSPORT, ENGINE_PLAYING, tl_time_at(&e->tl, p),
+				 pos * TL_UNITS_PER_TICK);
+		}
+		e->tl_dirty = true;
+		break;
+	case CLK_XPORT_STOP:
+		if (e->transport == ENGINE_PLAYING)
+			eng_cmd_stop(e, now);
+		e->tl_dirty = true;
+		break;
+	case CLK_XPORT_LOCATE:
+		if (e->transport == ENGINE_STOPPED)
+			eng_cmd_locate(e, pos / CLK_XPORT_TICKS_PER_SPP, now);
+		e->tl_dirty = true;
+		break;
+	default:
+		break;
+	}
+}
+
+static void eng_follow_clock(struct engine *e, int64_t t_ns, int64_t now) RT_SAFE
+{
+	int r = clk_follow_tick(&e->fol, t_ns);
+	int64_t n;
+
+	if (r < 0)
+		return; /* rejected (too soon, backwards): counted by the follower */
+	n = e->fol.n_last;
+	atomic_fetch_add_explicit(&e->stats.follow_ticks, 1, memory_order_relaxed);
+	if (n == 0 || e->fol_last_n < 0) {
+		/* a new acquisition: input clock 0 goes on our 24 PPQN grid, at the
+		 * grid position nearest to when it arrived */
+		int64_t pos = tl_pos_at(&e->tl, t_ns);
+		e->fol_pos0 = tl_grid_ceil(pos - TL_UNITS_PER_TICK / 2, e->song_origin, TL_UNITS_PER_TICK) -
+			      n * TL_UNITS_PER_TICK;
+	}
+	e->fol_last_n = n;
+	if (clk_follow_locked(&e->fol)) {
+		eng_follow_anchor(e, n, now, e->follow_state != ENGINE_FOLLOW_LOCKED);
+		eng_follow_set_state(e, ENGINE_FOLLOW_LOCKED, now);
+	} else {
+		eng_follow_set_state(e, ENGINE_FOLLOW_ACQUIRING, now);
+	}
+	atomic_store_explicit(&e->stats.follow_bpm, clk_follow_bpm_micro(&e->fol),
+			      memory_order_relaxed);
+}
+
+/* Read every pending input event; the followed port's clock and transport
+ * drive the follower, everything else is not used by the engine yet. */
+static void eng_input(struct engine *e, int64_t now) RT_SAFE
+{
+	struct midi_event_in ev;
+
+	if (!e->midi)
+		return;
+	while (e->midi->ops->recv(e->midi, &ev) == 0) {
+		if (!e->follow || (int)ev.port != e->follow_port)
+			continue;
+		if (ev.msg.type == MIDI_CLOCK)
+			eng_follow_clock(e, ev.t_ns, now);
+		if (ev.msg.type == MIDI_CLOCK || ev.msg.type == MIDI_START ||
+		    ev.msg.type == MIDI_CONTINUE || ev.msg.type == MIDI_STOP ||
+		    ev.msg.type == MIDI_SONG_POSITION)
+			eng_follow_xport(e, &ev.msg, now);
+	}
+	if (e->follow && clk_follow_check_loss(&e->fol, now)) {
+		atomic_fetch_add_explicit(&e->stats.follow_losses, 1, memory_order_relaxed);
+		e->fol_last_n = -1;
+		clk_xport_init(&e->xp);
+		eng_follow_set_state(e, ENGINE_FOLLOW_LOST, now);
+		if (e->follow_stop_on_loss)
+			RTLOG(&e->log, LOG_WARNING, now, "follow: external clock lost; stopping");
+		else
+			RTLOG(&e->log, LOG_WARNING, now, "follow: external clock lost; free-running");
+		if (e->follow_stop_on_loss && e->transport == ENGINE_PLAYING)
+			eng_cmd_stop(e, now);
+		e->tl_dirty = true;
+	}
+}
+
 /* Panic: CC 123 (All Notes Off) on all 16 channels of every output, at
  * the first free instant.  The sequencer adds explicit note-offs for the
  * notes it knows are sounding; CC 123 is the extra for everything else. */
@@ -606,7 +812,9 @@ static void eng_exec(struct engine *e, const struct engine_cmd *c, int64_t now) 
 	case ENGINE_CMD_STOP: r = eng_cmd_stop(e, now); break;
 	case ENGINE_CMD_CONTINUE: r = eng_cmd_continue(e, now); break;
 	case ENGINE_CMD_LOCATE: r = eng_cmd_locate(e, c->i64, now); break;
-	case ENGINE_CMD_TEMPO: r = eng_cmd_tempo(e, c->i64, c->u32, now); break;
+	case ENGINE_CMD_TEMPO:
+		r = e->follow ? -EBUSY : eng_cmd_tempo(e, c->i64, c->u32, now); /* the input sets it */
+		break;
 	case ENGINE_CMD_QUANTUM:
 		if (c->u32 < 1 || c->u32 > TL_QUANTUM_MAX)
 			r = -ERANGE;
@@ -615,6 +823,7 @@ static void eng_exec(struct engine *e, const struct engine_cmd *c, int64_t now) 
 		break;
 	case ENGINE_CMD_OUTPUT: r = eng_cmd_output(e, c->u32, c->i64, now); break;
 	case ENGINE_CMD_PANIC: r = eng_cmd_panic(e, now); break;
+	case ENGINE_CMD_FOLLOW: r = eng_cmd_follow(e, c->u32 != 0, now); break;
 	default:
 		r = -ENOSYS;
 		RTLOG(&e->log, LOG_ERR, now, "engine: unknown command %" PRId64, (int64_t)c->type);
@@ -647,13 +856,16 @@ int engine_step(struct engine *e) RT_SAFE
 		eng_exec(e, &c, now);
 		cmds = true;
 	}
+	eng_input(e, now);
 	eng_emit(e, now);
 	if (e->tl.pending && tl_time_at(&e->tl, e->tl.pend_pos) <= e->committed_t) {
 		tl_commit(&e->tl, e->tl.pend_pos);
 		cmds = true;
 	}
-	if (cmds)
+	if (cmds || e->tl_dirty) {
 		eng_publish(e);
+		e->tl_dirty = false;
+	}
 	atomic_store_explicit(&e->stats.queued, e->tq.n, memory_order_relaxed);
 	atomic_store_explicit(&e->stats.committed_t, e->committed_t, memory_order_relaxed);
 
@@ -662,6 +874,8 @@ int engine_step(struct engine *e) RT_SAFE
 	next = eng_next_event(e, &out, &base);
 	if (next != INT64_MAX && next < e->emit_limit)
 		hb = eng_min64(hb, next - e->lookahead_ns);
+	if (e->follow)
+		hb = eng_min64(hb, clk_follow_loss_deadline_ns(&e->fol));
 	e->next_deadline = eng_max64(hb, now);
 	return e->quit ? 1 : 0;
 }

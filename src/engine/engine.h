@@ -28,6 +28,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clock/clk_follow.h"
+#include "clock/clk_xport.h"
 #include "clock/clkout.h"
 #include "clock/clksnap.h"
 #include "clock/timeline.h"
@@ -61,6 +63,15 @@ enum engine_cmd_type {
 	ENGINE_CMD_QUANTUM = 7,    /* u32: beats per bar, 1..TL_QUANTUM_MAX */
 	ENGINE_CMD_OUTPUT = 8,     /* u32: output | field << 8 (enum engine_out_field); i64: value */
 	ENGINE_CMD_PANIC = 9,      /* All Notes Off (CC 123) on every channel of every output */
+	ENGINE_CMD_FOLLOW = 10,    /* u32: 1 = follow the external clock input, 0 = internal */
+};
+
+enum engine_follow_state {
+	ENGINE_FOLLOW_OFF = 0,       /* internal clock */
+	ENGINE_FOLLOW_WAITING = 1,   /* following, no clock seen yet (or after a loss) */
+	ENGINE_FOLLOW_ACQUIRING = 2, /* clocks arrive, not locked yet */
+	ENGINE_FOLLOW_LOCKED = 3,    /* timeline locked to the input */
+	ENGINE_FOLLOW_LOST = 4,      /* the clock stopped arriving */
 };
 
 enum engine_when {
@@ -95,6 +106,7 @@ enum engine_note_type {
 	ENGINE_NOTE_TEMPO = 2,     /* t_ns: when it takes effect; a: micro-BPM */
 	ENGINE_NOTE_REJECTED = 3,  /* u32: command type; a: -errno */
 	ENGINE_NOTE_LOCATE = 4,    /* t_ns: when; a: song position (units) */
+	ENGINE_NOTE_FOLLOW = 5,    /* u32: enum engine_follow_state; a: estimated micro-BPM */
 };
 
 struct engine_note {
@@ -118,6 +130,10 @@ struct engine_stats {
 	_Atomic uint32_t queue_high_water;              /* most one-shot events queued at once */
 	_Atomic uint32_t queued;                        /* one-shot events waiting now */
 	_Atomic int64_t committed_t;                    /* latest base time handed to the backend */
+	_Atomic int follow_state;                       /* enum engine_follow_state */
+	_Atomic int64_t follow_bpm;                     /* follower's estimate, micro-BPM (0 = none) */
+	_Atomic uint64_t follow_ticks;                  /* input clocks received */
+	_Atomic uint64_t follow_losses;                 /* clock losses detected */
 };
 
 struct engine_cfg {
@@ -127,6 +143,9 @@ struct engine_cfg {
 	int nout;                                    /* clock outputs */
 	struct clk_output_cfg out[ENGINE_MAX_OUTPUTS]; /* their settings */
 	int out_port[ENGINE_MAX_OUTPUTS];            /* their backend port indices */
+	int follow_port;                             /* backend input port of the external clock, -1 = none */
+	bool follow;                                 /* start in follower mode */
+	bool follow_stop_on_loss;                    /* clock loss stops the transport (else free-run) */
 };
 
 struct engine_output {
@@ -180,6 +199,15 @@ struct engine {
 	int64_t next_deadline;                          /* the next wait's deadline */
 	int64_t emit_limit;                             /* events due at or after this wait (render end) */
 	struct ring *lat_samples;                       /* optional: int64_t lateness per deadline wake (bench) */
+	int follow_port;                                /* input port followed, -1 = none */
+	bool follow;                                    /* follower mode on */
+	bool follow_stop_on_loss;                       /* loss stops (else free-run) */
+	int follow_state;                               /* enum engine_follow_state */
+	int64_t fol_pos0;                               /* timeline position of input clock 0 */
+	int64_t fol_last_n;                             /* index of the last input clock */
+	struct clk_follow fol;                          /* the estimator */
+	struct clk_xport xp;                            /* the input's transport */
+	bool tl_dirty;                                  /* snapshot needs publishing */
 	bool quit;                                      /* set by ENGINE_CMD_QUIT */
 };
 
