@@ -8,6 +8,13 @@
  * its pool.  Channel messages keep their data bytes exactly as on the wire
  * (lossless: note-on with velocity 0 stays a note-on; the engine treats it
  * as a note-off).
+ *
+ * A SysEx message travels as one or more chunks, in order: the first has
+ * MIDI_F_SYSEX_START, every chunk but the last has MIDI_F_SYSEX_CONT.  A
+ * last chunk with MIDI_F_SYSEX_TRUNC means the receiver ran out of chunks
+ * and dropped the rest of that message: a consumer that needs whole
+ * messages (a patch dump, a forwarder) discards it.  Real-time messages may
+ * sit between the chunks of one SysEx; nothing else does.
  */
 #ifndef PS_MIDI_MIDI_MSG_H
 #define PS_MIDI_MIDI_MSG_H
@@ -42,6 +49,8 @@ enum midi_type {
 /* flags */
 #define MIDI_F_SYSEX_CONT 0x01 /* SysEx chunk: more chunks of the same message follow */
 #define MIDI_F_SYSEX_START 0x02 /* SysEx chunk: first chunk of its message (F0 precedes it) */
+#define MIDI_F_SYSEX_TRUNC 0x04 /* SysEx chunk: last one delivered, the rest of the message was
+				   dropped (chunk pool exhausted); never set with CONT */
 
 struct midi_sysex_chunk {
 	uint16_t len;                          /* payload bytes used */
