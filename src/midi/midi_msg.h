@@ -21,6 +21,8 @@
 
 #include <stdint.h>
 
+#include "rt/rt.h"
+
 /* Message types: the status byte, channel nibble cleared for channel
  * messages. */
 enum midi_type {
@@ -65,28 +67,41 @@ struct midi_msg {
 	struct midi_sysex_chunk *sysex; /* MIDI_SYSEX only: pool-owned chunk, else NULL */
 };
 
-/* Channel message helpers. */
-static inline int midi_is_channel_type(uint8_t type)
+/* Message helpers, usable on RT threads. */
+static inline int midi_is_channel_type(uint8_t type) RT_SAFE
 {
 	return type >= 0x80 && type < 0xF0;
 }
 
-static inline int midi_is_realtime_type(uint8_t type)
+static inline int midi_is_realtime_type(uint8_t type) RT_SAFE
 {
 	return type >= 0xF8;
 }
 
 /* Number of data bytes that follow a status byte (0xF0 counts 0: SysEx is
- * variable); -1 for undefined status bytes (F4, F5, F9, FD) and data bytes. */
-static inline int midi_data_len(uint8_t status)
+ * variable); -1 for undefined status bytes (F4, F5, F9, FD) and data bytes.
+ * A switch, not a static table: -Wfunction-effects forbids static locals in
+ * nonblocking functions. */
+static inline int midi_data_len(uint8_t status) RT_SAFE
 {
-	static const int8_t sys[16] = { 0, 1, 2, 1, -1, -1, 0, 0, 0, -1, 0, 0, 0, -1, 0, 0 };
-
 	if (status < 0x80)
 		return -1;
 	if (status < 0xF0)
 		return (status & 0xE0) == 0xC0 ? 1 : 2;
-	return sys[status & 0x0F];
+	switch (status) {
+	case 0xF1: /* MTC quarter frame */
+	case 0xF3: /* song select */
+		return 1;
+	case 0xF2: /* song position */
+		return 2;
+	case 0xF4:
+	case 0xF5:
+	case 0xF9:
+	case 0xFD:
+		return -1;
+	default:
+		return 0;
+	}
 }
 
 #endif
