@@ -145,8 +145,8 @@ static int midi_parse_status(struct midi_parse *p, uint8_t b, struct midi_msg *o
 		midi_parse_sysex_begin(p);
 		break;
 	case 0xF1: /* MTC quarter frame */
-	case 0xF3: /* song select */
 	case 0xF2: /* song position */
+	case 0xF3: /* song select */
 		p->status = b;
 		p->need = b == 0xF2 ? 2 : 1;
 		p->pending = 1;
