@@ -4,16 +4,20 @@ shutdown, SIGHUP reload (valid and invalid), the single RT warning when run
 unprivileged, and journald priority prefixes.  Output: TAP.
 
 usage: test_daemon.py PHASORSYNCD SOURCE_ROOT
+In a cross build meson puts its exe_wrapper (qemu) in $MESON_EXE_WRAPPER;
+PHASORSYNCD then runs through it.
 """
 import os
 import select
+import shlex
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-DAEMON, ROOT = sys.argv[1], sys.argv[2]
+DAEMON = [*shlex.split(os.environ.get("MESON_EXE_WRAPPER", "")), sys.argv[1]]
+ROOT = sys.argv[2]
 CONF = os.path.join(ROOT, "configs", "phasorsync.conf")
 results = []
 
@@ -42,7 +46,7 @@ def check(name, ok, detail=""):
 
 
 def run(args, **kw):
-    return subprocess.run([DAEMON] + args, capture_output=True, text=True, timeout=20, **kw)
+    return subprocess.run(DAEMON + args, capture_output=True, text=True, timeout=20, **kw)
 
 
 class Daemon:
@@ -54,7 +58,7 @@ class Daemon:
         else:
             r, w = stderr_pipe
         args = args + ["--set", f"osc.port={free_port()}"]
-        self.p = subprocess.Popen(pre_cmd(pre) + [DAEMON] + args, stdin=subprocess.DEVNULL,
+        self.p = subprocess.Popen(pre_cmd(pre) + DAEMON + args, stdin=subprocess.DEVNULL,
                                   stdout=subprocess.DEVNULL, stderr=w, env=env)
         os.close(w)
         self.fd = r

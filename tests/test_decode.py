@@ -5,15 +5,18 @@ independent reference decoder written here in Python from the MIDI 1.0
 rules; --count; stdin; errors.  Output: TAP.
 
 usage: test_decode.py PHASORCTL
+In a cross build meson puts its exe_wrapper (qemu) in $MESON_EXE_WRAPPER;
+PHASORCTL then runs through it.
 """
 import json
 import os
 import random
+import shlex
 import subprocess
 import sys
 import tempfile
 
-PHASORCTL = sys.argv[1]
+PHASORCTL = [*shlex.split(os.environ.get("MESON_EXE_WRAPPER", "")), sys.argv[1]]
 results = []
 
 
@@ -24,13 +27,13 @@ def check(name, ok, detail=""):
 def decode(data, *args, stdin=True):
     """Runs decode on `data`; returns (rc, stdout lines, stderr)."""
     if stdin:
-        p = subprocess.run([PHASORCTL, "decode", *args], input=data, capture_output=True,
+        p = subprocess.run([*PHASORCTL, "decode", *args], input=data, capture_output=True,
                            timeout=60)
     else:
         with tempfile.NamedTemporaryFile(delete=False) as f:
             f.write(data)
         try:
-            p = subprocess.run([PHASORCTL, "decode", *args, f.name], capture_output=True,
+            p = subprocess.run([*PHASORCTL, "decode", *args, f.name], capture_output=True,
                                timeout=60)
         finally:
             os.unlink(f.name)
@@ -263,10 +266,10 @@ rc, lines, _ = decode(rules, "-")
 check("'-' reads stdin", rc == 0 and lines == reference(rules))
 rc, lines, err = decode(b"")
 check("empty input: no output, no complaint", rc == 0 and lines == [] and err == "")
-p = subprocess.run([PHASORCTL, "decode", "/nonexistent/x.mid"], capture_output=True, text=True)
+p = subprocess.run([*PHASORCTL, "decode", "/nonexistent/x.mid"], capture_output=True, text=True)
 check("missing file: exit 1, message names it", p.returncode == 1
       and "/nonexistent/x.mid" in p.stderr and p.stdout == "", p.stderr)
-p = subprocess.run([PHASORCTL, "decode", "--bogus"], capture_output=True, text=True)
+p = subprocess.run([*PHASORCTL, "decode", "--bogus"], capture_output=True, text=True)
 check("unknown option: exit 2", p.returncode == 2 and "--bogus" in p.stderr, p.stderr)
 
 print(f"1..{len(results)}")

@@ -5,9 +5,12 @@ answered by /phasorsync/error while the daemon keeps its state; config reload
 through OSC with a valid and an invalid file.  Output: TAP.
 
 usage: test_osc_e2e.py PHASORSYNCD PHASORCTL SOURCE_ROOT
+In a cross build meson puts its exe_wrapper (qemu) in $MESON_EXE_WRAPPER;
+both programs then run through it.
 """
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -17,7 +20,8 @@ import sys
 import tempfile
 import time
 
-DAEMON, CTL, ROOT = sys.argv[1:4]
+WRAP = shlex.split(os.environ.get("MESON_EXE_WRAPPER", ""))
+DAEMON, CTL, ROOT = [*WRAP, sys.argv[1]], [*WRAP, sys.argv[2]], sys.argv[3]
 results = []
 
 
@@ -114,7 +118,7 @@ conf = os.path.join(conf_dir, "phasorsync.conf")
 with open(conf, "w") as f:
     f.write("[clock]\ntempo = 120\n[osc]\nport = %d\n" % PORT)
 log = open(os.path.join(conf_dir, "daemon.log"), "w+")
-daemon = subprocess.Popen([DAEMON, "--config", conf], stdin=subprocess.DEVNULL,
+daemon = subprocess.Popen([*DAEMON, "--config", conf], stdin=subprocess.DEVNULL,
                           stdout=subprocess.DEVNULL, stderr=log)
 raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 raw.bind(("127.0.0.1", 0))
@@ -127,7 +131,7 @@ def ask(path, *args):
 
 
 def ctl(*args):
-    return subprocess.run([CTL, "--port", str(PORT)] + list(args), capture_output=True,
+    return subprocess.run([*CTL, "--port", str(PORT)] + list(args), capture_output=True,
                           text=True, timeout=20)
 
 
