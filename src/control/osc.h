@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #define OSC_MAX_PACKET 8192      /* bytes; larger packets are refused and counted */
@@ -154,6 +155,18 @@ int osc_arg_number(struct osc_req *req, int i, const char *what, double min, dou
 		   double *out);
 int osc_arg_bool(struct osc_req *req, int i, const char *what, bool *out);
 int osc_arg_string(struct osc_req *req, int i, const char *what, size_t max, const char **out);
+
+/*
+ * Argument accessors.  liblo's lo_arg pointers point into the packet,
+ * aligned to 4 bytes only, while lo_arg is a union with 8-byte members:
+ * reading through `arg->d` is undefined behaviour (UBSan says so), so the
+ * values are copied out instead.  Context: any.
+ */
+static inline int32_t osc_i32(const lo_arg *a) { int32_t v; memcpy(&v, a, sizeof(v)); return v; }
+static inline float osc_f32(const lo_arg *a) { float v; memcpy(&v, a, sizeof(v)); return v; }
+static inline int64_t osc_i64(const lo_arg *a) { int64_t v; memcpy(&v, a, sizeof(v)); return v; }
+static inline double osc_f64(const lo_arg *a) { double v; memcpy(&v, a, sizeof(v)); return v; }
+static inline const char *osc_str(const lo_arg *a) { return (const char *)a; }
 
 /* osc_peer_str - "udp 127.0.0.1:5000" for logs.  Context: any. */
 void osc_peer_str(const struct osc_peer *p, char *buf, size_t n);
