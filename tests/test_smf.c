@@ -28,6 +28,7 @@
 
 #include "midi/smf.h"
 #include "smf_gen.h"
+#include "test_alloc.h"
 
 #define BUF_MAX 65536
 #define HDR0 "'MThd' 00000006 0000 0001 0060 "  /* format 0, 1 track, 96 PPQN: 14 bytes */
@@ -138,36 +139,6 @@ static void render_model(const struct smf_gen_model *m, struct sbuf *b)
 		}
 		sb(b, " end%lld%s", (long long)t->end_tick, t->has_eot ? "" : "?");
 	}
-}
-
-/* ---- allocators ---------------------------------------------------- */
-
-struct count_alloc {
-	int calls;       /* alloc() calls */
-	int live;        /* allocations not yet freed */
-	size_t largest;  /* biggest size asked */
-	int fail_at;     /* 1-based call that fails; 0 = never */
-};
-
-static void *ca_alloc(void *ctx, size_t n)
-{
-	struct count_alloc *c = ctx;
-
-	c->calls++;
-	if (n > c->largest)
-		c->largest = n;
-	if (c->fail_at && c->calls == c->fail_at)
-		return NULL;
-	c->live++;
-	return test_malloc(n); /* cmocka reports a leak at the end of the test */
-}
-
-static void ca_free(void *ctx, void *p)
-{
-	struct count_alloc *c = ctx;
-
-	c->live--;
-	test_free(p);
 }
 
 /* ---- valid files --------------------------------------------------- */
