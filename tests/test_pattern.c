@@ -92,11 +92,11 @@ static struct pattern *make(const char *spec, const struct pattern_opts *o,
 	int r = smf_parse(&s, buf, len, a, &err);
 
 	if (r)
-		print_message("smf: %s\n", err.msg);
+		print_message("# smf: %s\n", err.msg);
 	assert_int_equal(r, 0);
 	r = pattern_new(&s, "p", o, a, &p, &err);
 	if (r)
-		print_message("pattern: %s\n", err.msg);
+		print_message("# pattern: %s\n", err.msg);
 	assert_int_equal(r, 0);
 	smf_free(&s);
 	return p;
@@ -229,11 +229,11 @@ static void test_rows(void **state)
 		struct pattern *p;
 		struct sbuf out;
 
-		print_message("row: %s\n", r->name);
+		print_message("# row: %s\n", r->name);
 		p = make(r->in, &r->o, &a);
 		render(p, &out);
 		if (strcmp(out.s, r->out))
-			print_message("  got:  %s\n  want: %s\n", out.s, r->out);
+			print_message("#   got:  %s\n#   want: %s\n", out.s, r->out);
 		assert_string_equal(out.s, r->out);
 		assert_int_equal(p->stats.rounded, r->st.rounded);
 		assert_int_equal(p->stats.stray_offs, r->st.stray_offs);
@@ -777,7 +777,7 @@ static void test_dir(void **state)
 
 	r = pattern_dir_load(dir, NULL, &a, &set, report_cb, &rep);
 	for (int i = 0; i < rep.n && i < 8; i++)
-		print_message("report: %s\n", rep.text[i]);
+		print_message("# report: %s\n", rep.text[i]);
 	assert_int_equal(r, 5);
 	assert_int_equal(rep.n, 5);
 	assert_int_equal(set.count, 4);

@@ -235,14 +235,14 @@ static void test_ok_rows(void **state)
 		size_t len = smf_hex(r->in, buf, sizeof(buf));
 		int rc = smf_parse(&s, buf, len, &a, &err);
 
-		print_message("row: %s\n", r->name);
+		print_message("# row: %s\n", r->name);
 		if (rc != 0)
-			print_message("  error: %s\n", err.msg);
+			print_message("#   error: %s\n", err.msg);
 		assert_int_equal(rc, 0);
 		assert_int_equal(err.code, 0);
 		render_smf(&s, &out);
 		if (strcmp(out.s, r->out) != 0)
-			print_message("  got:  %s\n  want: %s\n", out.s, r->out);
+			print_message("#   got:  %s\n#   want: %s\n", out.s, r->out);
 		assert_string_equal(out.s, r->out);
 		assert_int_equal(s.skipped_chunks, r->c.skipped);
 		assert_int_equal(s.trailing_bytes, r->c.trailing);
@@ -407,9 +407,9 @@ static void test_err_rows(void **state)
 		size_t len = smf_hex(r->in, buf, sizeof(buf));
 		int rc = smf_parse(&s, buf, len, &a, &err);
 
-		print_message("row: %s\n", r->name);
+		print_message("# row: %s\n", r->name);
 		if (strcmp(err.msg, r->msg) != 0)
-			print_message("  got:  %s\n  want: %s\n", err.msg, r->msg);
+			print_message("#   got:  %s\n#   want: %s\n", err.msg, r->msg);
 		assert_int_equal(rc, r->code);
 		assert_int_equal(err.code, r->code);
 		assert_int_equal(err.offset, r->offset);
@@ -535,12 +535,12 @@ static void check_generated(uint32_t seed, bool notes_only)
 	int rc = smf_parse(&s, buf, len, &a, &err);
 
 	if (rc != 0)
-		print_message("seed %u: %s\n", seed, err.msg);
+		print_message("# seed %u: %s\n", seed, err.msg);
 	assert_int_equal(rc, 0);
 	render_smf(&s, &got);
 	render_model(&m, &want);
 	if (strcmp(got.s, want.s) != 0)
-		print_message("seed %u\n  got:  %s\n  want: %s\n", seed, got.s, want.s);
+		print_message("# seed %u\n#   got:  %s\n#   want: %s\n", seed, got.s, want.s);
 	assert_string_equal(got.s, want.s);
 	assert_int_equal(s.skipped_chunks, m.skipped_chunks);
 	assert_int_equal(s.trailing_bytes, m.trailing_bytes);
