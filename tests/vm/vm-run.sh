@@ -34,6 +34,7 @@
 #   PS_VM_CACHE=/tmp/phasorsync-vm   kernel, busybox and initramfs cache
 #   PS_VM_KERNEL=linux-image-amd64   kernel package (meta packages are resolved)
 #   PS_VM_MODULES="snd-seq snd-seq-dummy snd-virmidi snd-aloop snd-hrtimer"
+#   PS_VM_QEMU=qemu-system-x86_64   the qemu binary (another name: never installed)
 #   PS_VM_SMP=2  PS_VM_MEM=768 (MiB)  PS_VM_TIMEOUT=600 (s)
 #   PS_VM_ENV="VAR ..."   host variables exported to COMMAND
 #   PS_VM_SCRATCH=DIR     host directory shared read-write at the same path
@@ -78,8 +79,9 @@ pkg_install() { # pkg_install PKG... (root only; quiet unless it fails)
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
+QEMU=${PS_VM_QEMU:-qemu-system-x86_64}
 need=()
-command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+[ "$QEMU" = qemu-system-x86_64 ] && ! command -v "$QEMU" >/dev/null && need+=(qemu-system-x86)
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' \
     || need+=(busybox-static)
 command -v depmod >/dev/null || need+=(kmod)
@@ -87,10 +89,9 @@ command -v aseqdump >/dev/null || need+=(alsa-utils)
 if [ ${#need[@]} -gt 0 ]; then
     pkg_install "${need[@]}" || skip "cannot install ${need[*]} (need root and apt)"
 fi
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not available"
+command -v "$QEMU" >/dev/null || skip "$QEMU not available"
 [ "$(uname -m)" = x86_64 ] || skip "host is $(uname -m); the guest kernel is Debian amd64"
-qemu-system-x86_64 -accel help 2>/dev/null | grep -qx tcg \
-    || skip "this qemu-system-x86_64 has no TCG accelerator"
+"$QEMU" -accel help 2>/dev/null | grep -qx tcg || skip "$QEMU has no TCG accelerator"
 [ -r /dev/null ] && [ -d /proc/self ] || skip "no /proc"
 
 # ------------------------------------------------------------ kernel cache
@@ -220,7 +221,7 @@ flock -u 8
 exec 8>&-
 
 if [ $CHECK_ONLY = 1 ]; then
-    echo "vm-run: ready (kernel $KVER, qemu $(qemu-system-x86_64 -version | sed -n '1s/.*version \([^ ]*\).*/\1/p'))"
+    echo "vm-run: ready (kernel $KVER, qemu $("$QEMU" -version | sed -n '1s/.*version \([^ ]*\).*/\1/p'))"
     exit 0
 fi
 
@@ -260,7 +261,7 @@ fi
 
 t0=$(date +%s.%N)
 set +e
-timeout -k 5 "$TIMEOUT" qemu-system-x86_64 \
+timeout -k 5 "$TIMEOUT" "$QEMU" \
     -machine pc -accel tcg,thread=multi -cpu max -smp "$SMP" -m "$MEM" \
     -nodefaults -no-user-config -display none -no-reboot -nic none \
     -kernel "$KDIR/boot/vmlinuz-$KVER" -initrd "$INITRD" \
