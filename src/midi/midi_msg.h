@@ -8,11 +8,20 @@
  * its pool.  Channel messages keep their data bytes exactly as on the wire
  * (lossless: note-on with velocity 0 stays a note-on; the engine treats it
  * as a note-off).
+ *
+ * A SysEx message travels as one or more chunks, in order: the first has
+ * MIDI_F_SYSEX_START, every chunk but the last has MIDI_F_SYSEX_CONT.  A
+ * last chunk with MIDI_F_SYSEX_TRUNC means the receiver ran out of chunks
+ * and dropped the rest of that message: a consumer that needs whole
+ * messages (a patch dump, a forwarder) discards it.  Real-time messages may
+ * sit between the chunks of one SysEx; nothing else does.
  */
 #ifndef PS_MIDI_MIDI_MSG_H
 #define PS_MIDI_MIDI_MSG_H
 
 #include <stdint.h>
+
+#include "rt/rt.h"
 
 /* Message types: the status byte, channel nibble cleared for channel
  * messages. */
@@ -42,6 +51,8 @@ enum midi_type {
 /* flags */
 #define MIDI_F_SYSEX_CONT 0x01 /* SysEx chunk: more chunks of the same message follow */
 #define MIDI_F_SYSEX_START 0x02 /* SysEx chunk: first chunk of its message (F0 precedes it) */
+#define MIDI_F_SYSEX_TRUNC 0x04 /* SysEx chunk: last one delivered, the rest of the message was
+				   dropped (chunk pool exhausted); never set with CONT */
 
 struct midi_sysex_chunk {
 	uint16_t len;                          /* payload bytes used */
@@ -56,28 +67,41 @@ struct midi_msg {
 	struct midi_sysex_chunk *sysex; /* MIDI_SYSEX only: pool-owned chunk, else NULL */
 };
 
-/* Channel message helpers. */
-static inline int midi_is_channel_type(uint8_t type)
+/* Message helpers, usable on RT threads. */
+static inline int midi_is_channel_type(uint8_t type) RT_SAFE
 {
 	return type >= 0x80 && type < 0xF0;
 }
 
-static inline int midi_is_realtime_type(uint8_t type)
+static inline int midi_is_realtime_type(uint8_t type) RT_SAFE
 {
 	return type >= 0xF8;
 }
 
 /* Number of data bytes that follow a status byte (0xF0 counts 0: SysEx is
- * variable); -1 for undefined status bytes (F4, F5, F9, FD) and data bytes. */
-static inline int midi_data_len(uint8_t status)
+ * variable); -1 for undefined status bytes (F4, F5, F9, FD) and data bytes.
+ * A switch, not a static table: -Wfunction-effects forbids static locals in
+ * nonblocking functions. */
+static inline int midi_data_len(uint8_t status) RT_SAFE
 {
-	static const int8_t sys[16] = { 0, 1, 2, 1, -1, -1, 0, 0, 0, -1, 0, 0, 0, -1, 0, 0 };
-
 	if (status < 0x80)
 		return -1;
 	if (status < 0xF0)
 		return (status & 0xE0) == 0xC0 ? 1 : 2;
-	return sys[status & 0x0F];
+	switch (status) {
+	case 0xF1: /* MTC quarter frame */
+	case 0xF3: /* song select */
+		return 1;
+	case 0xF2: /* song position */
+		return 2;
+	case 0xF4:
+	case 0xF5:
+	case 0xF9:
+	case 0xFD:
+		return -1;
+	default:
+		return 0;
+	}
 }
 
 #endif
