@@ -7,8 +7,11 @@
  * then send(port, msg, due).
  *
  *   midi_probe [common options] MODE [mode options]
- * common: --backend alsa|rawmidi  --device DEV (rawmidi)  --client NAME
- *         --lookahead-ms L (0 = direct)  --system-timer
+ * common: --backend auto|alsa|rawmidi|dump (through midi_auto_open)
+ *         --client NAME (alsa)  --lookahead-ms L (alsa; 0 = direct)
+ *         --system-timer (alsa)  --dump-file F (dump; default stdout)
+ *         --seq-device PATH (what auto looks for)
+ * A port's --connect is a name pattern (alsa) or a device (rawmidi).
  * modes:
  *   send    --connect PAT [--count N] [--period-ms P]   fixed message set,
  *           then N notes; prints "sent ..." lines and the send results
@@ -18,9 +21,9 @@
  *           notes and servicing the backend; prints notifications
  *   drop    --connect PAT   queues notes 600 ms ahead, drops them, sends a
  *           marker note (CC 119) 100 ms ahead
- *   jitter  --connect PAT --count N [--period-ms P]   sends clocks through
- *           PAT (a thru port) and receives them back on an input port;
- *           prints arrival - due statistics
+ *   jitter  --connect PAT [--in PAT2] --count N [--period-ms P]   sends
+ *           clocks to PAT and receives them back on an input port bound to
+ *           PAT2 (default PAT; a thru port); prints arrival - due statistics
  *   unconnected   send on a port without peers and on bad ports; prints
  *           the return codes
  * Every line that tests read starts with a keyword; "# " lines are notes.
@@ -36,7 +39,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "midi/midi_alsa.h"
+#include "midi/midi_auto.h"
 #include "midi/midi_backend.h"
 #include "rt/pool.h"
 
@@ -46,9 +49,11 @@
 
 static struct {
 	const char *backend;
-	const char *device;
 	const char *client;
 	const char *connect;
+	const char *in;
+	const char *dump_file;
+	const char *seq_device;
 	int64_t lookahead_ns;
 	bool system_timer;
 	int count;
@@ -59,7 +64,7 @@ static struct {
 	  .duration_ns = 5 * NS, .connect = "" };
 
 static volatile sig_atomic_t stop_flag; /* SIGTERM/SIGINT: finish and report */
-static struct midi_alsa alsa;
+static struct midi_auto mauto;
 static struct midi_backend *be;
 static struct pool sysex_pool;
 static unsigned char sysex_mem[POOL_STORAGE_SIZE(SYSEX_CHUNKS, sizeof(struct midi_sysex_chunk))]
@@ -135,25 +140,65 @@ static int wait_connected(int64_t timeout)
 
 static void open_backend(void)
 {
-	int r = -EINVAL;
+	struct midi_auto_cfg c = {
+		.kind = midi_auto_kind_parse(opt.backend),
+		.seq_device = opt.seq_device,
+		.alsa = { .client_name = opt.client, .lookahead_ns = opt.lookahead_ns,
+			  .sysex_pool = &sysex_pool, .system_timer = opt.system_timer },
+		.rawmidi = { .sysex_pool = &sysex_pool },
+		.dump = { .path = opt.dump_file },
+	};
+	char msg[MIDI_AUTO_MSG_MAX];
+	int r;
 
 	pool_init(&sysex_pool, sysex_mem, sizeof(struct midi_sysex_chunk), SYSEX_CHUNKS);
-	if (strcmp(opt.backend, "alsa") == 0) {
-		struct midi_alsa_cfg c = {
-			.client_name = opt.client,
-			.lookahead_ns = opt.lookahead_ns,
-			.sysex_pool = &sysex_pool,
-			.system_timer = opt.system_timer,
-		};
-		r = midi_alsa_open(&alsa, &c);
-		be = &alsa.base;
-		if (r == 0)
-			printf("# alsa client %d, queue %d on the %s timer, lookahead %lld ms\n",
-			       alsa.client, alsa.queue, alsa.hrtimer ? "hr" : "system",
-			       (long long)(opt.lookahead_ns / MS));
+	if (c.kind < 0) {
+		printf("error unknown backend %s\n", opt.backend);
+		exit(2);
 	}
+	r = midi_auto_open(&mauto, &c, msg, sizeof(msg));
+	if (msg[0])
+		printf("%s %s\n", r < 0 ? "error" : "warning", msg);
 	if (r < 0)
-		die("open", r);
+		exit(1);
+	be = midi_auto_backend(&mauto);
+	printf("backend %s\n", be->ops->name);
+	if (mauto.kind == MIDI_AUTO_ALSA)
+		printf("# alsa client %d, queue %d on the %s timer, lookahead %lld ms\n",
+		       mauto.u.alsa.client, mauto.u.alsa.queue, mauto.u.alsa.hrtimer ? "hr" : "system",
+		       (long long)(opt.lookahead_ns / MS));
+}
+
+static const char *timer_name(void)
+{
+	if (mauto.kind != MIDI_AUTO_ALSA)
+		return "none";
+	return mauto.u.alsa.hrtimer ? "hr" : "system";
+}
+
+static void print_stats(void)
+{
+	switch (mauto.kind) {
+	case MIDI_AUTO_ALSA:
+		printf("stats tx=%llu full=%llu errors=%llu\n",
+		       (unsigned long long)mauto.u.alsa.stats.tx_events,
+		       (unsigned long long)mauto.u.alsa.stats.tx_full,
+		       (unsigned long long)mauto.u.alsa.stats.tx_errors);
+		break;
+	case MIDI_AUTO_RAWMIDI:
+		printf("stats tx_bytes=%llu full=%llu errors=%llu lost=%llu\n",
+		       (unsigned long long)mauto.u.rawmidi.stats.tx_bytes,
+		       (unsigned long long)mauto.u.rawmidi.stats.tx_full,
+		       (unsigned long long)mauto.u.rawmidi.stats.tx_errors,
+		       (unsigned long long)mauto.u.rawmidi.stats.lost);
+		break;
+	case MIDI_AUTO_DUMP:
+		printf("stats tx=%llu full=%llu errors=%llu\n",
+		       (unsigned long long)mauto.u.dump.stats.tx_events,
+		       (unsigned long long)mauto.u.dump.stats.tx_full,
+		       (unsigned long long)mauto.u.dump.stats.tx_errors);
+		break;
+	}
 }
 
 static int add_port(const char *name, int dir, const char *connect)
@@ -265,9 +310,7 @@ static int mode_send(void)
 	printf("sent notes=%d fails=%d\n", opt.count, fails);
 	be->ops->flush(be);
 	sleep_until(now_ns() + opt.lookahead_ns + 300 * MS); /* let the queue drain */
-	printf("stats tx=%llu full=%llu errors=%llu\n",
-	       (unsigned long long)alsa.stats.tx_events, (unsigned long long)alsa.stats.tx_full,
-	       (unsigned long long)alsa.stats.tx_errors);
+	print_stats();
 	return fails ? 1 : 0;
 }
 
@@ -368,7 +411,7 @@ static int mode_jitter(void)
 	double sum = 0, sum2 = 0;
 	struct sched_param sp = { .sched_priority = 50 };
 
-	add_port("in", MIDI_PORT_IN, opt.connect);
+	add_port("in", MIDI_PORT_IN, opt.in ? opt.in : opt.connect);
 	if (!wait_connected(5 * NS))
 		return 1;
 	print_notifications(); /* the second connection */
@@ -404,9 +447,9 @@ static int mode_jitter(void)
 	if (got > 0) {
 		double mean = sum / got, sd = sum2 / got - mean * mean;
 
-		printf("jitter mode=%s timer=%s n=%d sent_fail=%d arrival-due_us: min=%.1f "
+		printf("jitter backend=%s mode=%s timer=%s n=%d sent_fail=%d arrival-due_us: min=%.1f "
 		       "p50=%.1f mean=%.1f p99=%.1f max=%.1f sd=%.1f wake_late_max_us=%.1f\n",
-		       opt.lookahead_ns ? "scheduled" : "direct", alsa.hrtimer ? "hr" : "system", got,
+		       be->ops->name, opt.lookahead_ns ? "scheduled" : "direct", timer_name(), got,
 		       fails, err[0] / 1e3, err[got / 2] / 1e3, mean / 1e3,
 		       err[(got * 99) / 100 < got ? (got * 99) / 100 : got - 1] / 1e3,
 		       err[got - 1] / 1e3, (sd > 0 ? __builtin_sqrt(sd) : 0) / 1e3, late_max / 1e3);
@@ -431,7 +474,9 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "backend", required_argument, 0, 'b' },
-		{ "device", required_argument, 0, 'd' },
+		{ "in", required_argument, 0, 'i' },
+		{ "dump-file", required_argument, 0, 'f' },
+		{ "seq-device", required_argument, 0, 's' },
 		{ "client", required_argument, 0, 'C' },
 		{ "connect", required_argument, 0, 'c' },
 		{ "lookahead-ms", required_argument, 0, 'L' },
@@ -448,7 +493,9 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'b': opt.backend = optarg; break;
-		case 'd': opt.device = optarg; break;
+		case 'i': opt.in = optarg; break;
+		case 'f': opt.dump_file = optarg; break;
+		case 's': opt.seq_device = optarg; break;
 		case 'C': opt.client = optarg; break;
 		case 'c': opt.connect = optarg; break;
 		case 'L': opt.lookahead_ns = atoll(optarg) * MS; break;
