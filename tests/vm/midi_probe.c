@@ -321,6 +321,9 @@ static int mode_recv(void)
 	int64_t end = now_ns() + opt.timeout_ns;
 
 	add_port("in", MIDI_PORT_IN, opt.connect);
+	if (mauto.kind == MIDI_AUTO_RAWMIDI)
+		printf("# rawmidi input stamped by the %s\n",
+		       mauto.u.rawmidi.port[0].tstamp ? "kernel (framed tstamp)" : "reader");
 	n = be->ops->input_fds(be, fds, 4);
 	ns = be->ops->service_fds(be, sfds, 4);
 	print_notifications();
