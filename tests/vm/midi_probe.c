@@ -451,9 +451,9 @@ static int mode_jitter(void)
 		double mean = sum / got, sd = sum2 / got - mean * mean;
 
 		printf("jitter backend=%s mode=%s timer=%s n=%d sent_fail=%d arrival-due_us: min=%.1f "
-		       "p50=%.1f mean=%.1f p99=%.1f max=%.1f sd=%.1f wake_late_max_us=%.1f\n",
+		       "p50=%.1f p90=%.1f mean=%.1f p99=%.1f max=%.1f sd=%.1f wake_late_max_us=%.1f\n",
 		       be->ops->name, opt.lookahead_ns ? "scheduled" : "direct", timer_name(), got,
-		       fails, err[0] / 1e3, err[got / 2] / 1e3, mean / 1e3,
+		       fails, err[0] / 1e3, err[got / 2] / 1e3, err[(got * 9) / 10] / 1e3, mean / 1e3,
 		       err[(got * 99) / 100 < got ? (got * 99) / 100 : got - 1] / 1e3,
 		       err[got - 1] / 1e3, (sd > 0 ? __builtin_sqrt(sd) : 0) / 1e3, late_max / 1e3);
 	}
