@@ -16,6 +16,7 @@ N=0
 FAILED=0
 
 # ------------------------------------------------------------ TAP helpers
+exec 3>&1 # the TAP stream: checks run with their output going to $LOG
 LOG=$W/log
 : >"$LOG"
 note() { echo "$*" >>"$LOG"; }
@@ -161,19 +162,22 @@ check "alsa input: aplaymidi plays an SMF into our port (by client name); decode
 SYX=$(for i in $(seq 0 299); do printf '%02X ' $((i % 128)); done)
 recv_virmidi_test() {
     local o=$W/recv_vm
-    "$P" recv --connect "Virtual Raw MIDI 0-0" --count 6 --timeout-ms 20000 >"$o" 2>&1 &
+    "$P" recv --connect "Virtual Raw MIDI 0-0" --count 14 --timeout-ms 20000 >"$o" 2>&1 &
     local pid=$!
     wait_for 20 grep -q '^ready' "$o" || { stop $pid; cat "$o" >>"$LOG"; return 1; }
     grep -q '^notify connected port=0 peer=Virtual Raw MIDI 0-0:VirMIDI 0-0' "$o" || {
         stop $pid; cat "$o" >>"$LOG"; return 1; }
-    # running status (3E 40), a real-time byte, a 301-byte SysEx
-    amidi -p hw:0,0 -S "90 3C 7F 3E 40 B3 07 64 F8 F0 7D $SYX F7" >>"$LOG" 2>&1
+    # running status (3E 40), a real-time byte, every other type, a 301-byte SysEx
+    amidi -p hw:0,0 -S "90 3C 7F 3E 40 B3 07 64 F8 A1 3C 10 D2 20 F2 10 02 F1 23 F3 05 F6 FE FF \
+F0 7D $SYX F7" >>"$LOG" 2>&1
     wait $pid
     local rc=$?
     cat "$o" >>"$LOG"
     printf '%s\n' "note-on ch=0 d=60,127" "note-on ch=0 d=62,64" "cc ch=3 d=7,100" "clock ch=0 d=0,0" \
-        >"$W/expect_vm"
-    sed -n 's/^rx t_ns=[0-9]* port=0 //p' "$o" | head -n 4 | diff -u "$W/expect_vm" - >>"$LOG" ||
+        "poly-pressure ch=1 d=60,16" "channel-pressure ch=2 d=32,0" "song-position ch=0 d=16,2" \
+        "mtc ch=0 d=35,0" "song-select ch=0 d=5,0" "tune-request ch=0 d=0,0" \
+        "active-sensing ch=0 d=0,0" "reset ch=0 d=0,0" >"$W/expect_vm"
+    sed -n 's/^rx t_ns=[0-9]* port=0 //p' "$o" | head -n 12 | diff -u "$W/expect_vm" - >>"$LOG" ||
         return 1
     # the SysEx arrives in 256-byte chunks: first flagged start, last flagged end
     local want got
@@ -184,7 +188,7 @@ recv_virmidi_test() {
         { note "sysex chunk flags wrong"; return 1; }
     awk '/^rx / { sub("t_ns=", "", $2); if ($2 < last) exit 1; last = $2 }' "$o" && [ $rc = 0 ]
 }
-check "alsa input: amidi bytes into virmidi (auto-connected by name) decoded, running status, 301-byte SysEx" \
+check "alsa input: amidi bytes into virmidi (auto-connected by name): every type, running status, 301-byte SysEx" \
     recv_virmidi_test
 
 recv_raw_test() { # aplaymidi -> virmidi sequencer port -> rawmidi bytes -> our parser
@@ -331,7 +335,7 @@ jitter_test() { # jitter_test NAME ARGS...
     "$P" "$@" jitter --connect "$conn" --count 500 --period-ms 4 >"$o" 2>&1
     local rc=$?
     cat "$o" >>"$LOG"
-    sed -n 's/^jitter /# jitter /p' "$o"
+    sed -n 's/^jitter /# jitter /p' "$o" >&3 # the figures, as TAP comments
     [ $rc = 0 ] || return 1
     # never early: scheduled events leave on the first queue tick at/after due
     awk '/^jitter / { for (i = 1; i <= NF; i++) if ($i ~ /^min=/) { sub("min=", "", $i)
