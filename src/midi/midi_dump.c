@@ -150,7 +150,7 @@ static int md_port_add(struct midi_backend *b, const struct midi_port_cfg *pc)
 		return -ENOSPC;
 	d->dir[d->nports] = pc->dir;
 	if (pc->dir == MIDI_PORT_OUT)
-		d->connected_pending |= 1 << d->nports; /* always "connected" to the file */
+		d->connected_pending |= UINT32_C(1) << d->nports; /* always "connected" to the file */
 	return d->nports++;
 }
 
@@ -168,9 +168,9 @@ static int md_service(struct midi_backend *b, struct midi_notify *out, int max)
 		return r; /* reported once; later errors are only counted out of `written` */
 	}
 	for (int i = 0; i < d->nports && n < max; i++) {
-		if (!(d->connected_pending & (1 << i)))
+		if (!(d->connected_pending & (UINT32_C(1) << i)))
 			continue;
-		d->connected_pending &= ~(1 << i);
+		d->connected_pending &= ~(UINT32_C(1) << i);
 		out[n] = (struct midi_notify){ .type = MIDI_NOTIFY_CONNECTED, .port = (uint16_t)i };
 		memcpy(out[n].peer, d->path, sizeof(out[n].peer) - 1);
 		n++;

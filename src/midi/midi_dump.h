@@ -58,7 +58,7 @@ struct midi_dump {
 	struct midi_dump_rec q_buf[MIDI_DUMP_QUEUE]; /* its storage */
 	int dir[MIDI_MAX_PORTS];                     /* enum midi_port_dir of each port */
 	int nports;                                  /* ports added */
-	int connected_pending;                       /* ports whose CONNECTED is not reported yet */
+	uint32_t connected_pending;                  /* bit i: port i's CONNECTED not reported yet */
 	int write_err;                               /* first write error (-errno), reported once */
 	struct midi_dump_stats stats;                /* counters */
 };
