@@ -30,16 +30,20 @@
 #define TP_OUT_MAX 64
 
 struct counts {
-	uint64_t stray, eox, undef, incomplete, unterminated;
+	uint64_t stray;        /* stats.stray_data */
+	uint64_t eox;          /* stats.stray_eox */
+	uint64_t undef;        /* stats.undefined */
+	uint64_t incomplete;   /* stats.incomplete */
+	uint64_t unterminated; /* stats.sysex_unterminated */
 };
 
 struct row {
-	const char *name;
-	const char *in;  /* hex input, or NULL: gen() makes it */
-	const char *out; /* expected tokens, or NULL: check() judges */
-	struct counts c; /* expected counters after the end of stream */
-	size_t (*gen)(uint8_t *buf, size_t cap);
-	void (*check)(const struct row *r, const char *rendered);
+	const char *name; /* the rule */
+	const char *in;   /* hex input, or NULL: gen() makes it */
+	const char *out;  /* expected tokens, or NULL: check() judges */
+	struct counts c;  /* expected counters after the end of stream */
+	size_t (*gen)(uint8_t *buf, size_t cap);                  /* input generator */
+	void (*check)(const struct row *r, const char *rendered); /* output judge */
 };
 
 /* ---- helpers ------------------------------------------------------- */
@@ -99,8 +103,9 @@ static char *expand(const char *s)
 }
 
 struct strbuf {
-	char *s;
-	size_t n, cap;
+	char *s;    /* NUL-terminated text (heap) */
+	size_t n;   /* length */
+	size_t cap; /* allocated */
 };
 
 static void sb_add(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -71,7 +71,7 @@ struct midi_parse {
 	uint8_t need;                   /* data bytes `status` takes; 0 when status is 0 */
 	uint8_t have;                   /* data bytes of the current message collected */
 	uint8_t pending;                /* 1: a message was started and not yet delivered */
-	uint8_t data[2];                /* data bytes collected */
+	uint8_t d0;                     /* first data byte, while a second is awaited */
 	uint8_t sysex;                  /* MIDI_PARSE_SX_* */
 #define MIDI_PARSE_SX_NONE 0            /*   not inside a SysEx */
 #define MIDI_PARSE_SX_FILL 1            /*   inside a SysEx, filling `chunk` */
