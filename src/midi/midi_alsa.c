@@ -265,6 +265,9 @@ static int ma_sysex_step(struct midi_alsa *a, const snd_seq_event_t *ev, int ste
 		return n;
 	c = a->sysex_pool ? pool_get(a->sysex_pool) : NULL;
 	if (!c) {
+		/* XXX: unlike midi_parse, a message cut short here ends without a
+		 * MIDI_F_SYSEX_TRUNC chunk (that would need a chunk too): the
+		 * consumer sees CONT chunks and no end; only the counter tells. */
 		ma_count(&a->stats.rx_sysex_drop);
 		return n;
 	}
