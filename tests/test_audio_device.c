@@ -23,6 +23,7 @@
 
 #include "audio/audio_device.h"
 #include "audio/audio_engine.h"
+#include "audio/audio_null.h"
 #include "clock/timeline.h"
 #include "clock/timesrc_virtual.h"
 #include "mock_audio.h"
@@ -97,9 +98,16 @@ struct timing {
 	int64_t last_k;   /* tick index of the last onset */
 };
 
+static struct timing check_onsets_from(int gaps, int64_t from_ns);
+
+static struct timing check_onsets(int gaps)
+{
+	return check_onsets_from(gaps, 0);
+}
+
 /* Match every captured onset to its tick; ticks must be consecutive except
  * across `gaps` allowed holes (xrun / loss). */
-static struct timing check_onsets(int gaps)
+static struct timing check_onsets_from(int gaps, int64_t from_ns)
 {
 	struct timing tm = { .min_err = INT64_MAX, .max_err = INT64_MIN, .last_k = -1 };
 
@@ -107,6 +115,8 @@ static struct timing check_onsets(int gaps)
 		int64_t h = card.onset_ns[i], k;
 
 		assert_true(h > 0);
+		if (h < from_ns)
+			continue;
 		/* nearest tick */
 		k = (int64_t)((__int128)(h - T0) * 24 * BPM / ((__int128)60000000000 * 1000000));
 		if (tick_time(k + 1) - h < h - tick_time(k))
@@ -157,7 +167,7 @@ static void test_output_time_exact(void **state)
 
 static void test_crystal_drift_tracked(void **state)
 {
-	struct timing tm;
+	struct timing tm, late;
 
 	(void)state;
 	for (int64_t ppm = -150; ppm <= 150; ppm += 300) {
@@ -165,13 +175,17 @@ static void test_crystal_drift_tracked(void **state)
 		card.ppm = ppm;
 		run_until(T0 + 60 * SEC);
 		tm = check_onsets(0);
+		late = check_onsets_from(0, T0 + 10 * SEC);
 		print_message("# drift %+lld ppm over 60 s: %lld pulses, heard - tick "
-			      "%+lld .. %+lld ns (1 frame = 20833 ns)\n",
+			      "%+lld .. %+lld ns; after 10 s %+lld .. %+lld ns (1 frame = 20833 ns)\n",
 			      (long long)ppm, (long long)tm.n, (long long)tm.min_err,
-			      (long long)tm.max_err);
+			      (long long)tm.max_err, (long long)late.min_err, (long long)late.max_err);
 		assert_true(tm.n > 2600);
 		assert_true(tm.min_err > -FRAME_NS);
 		assert_true(tm.max_err < 2 * FRAME_NS);
+		/* locked: the rate is tracked, no steady-state error beyond a frame */
+		assert_true(late.min_err > -FRAME_NS / 4);
+		assert_true(late.max_err < FRAME_NS + FRAME_NS / 4);
 		assert_int_equal(atomic_load(&dev.base.stats.resyncs), 0);
 		assert_int_equal(dev.base.ops->close(&dev.base), 0);
 	}
@@ -300,6 +314,67 @@ static void test_thread_start_stop(void **state)
 	assert_int_equal(card.closes, 1);
 }
 
+/* --- the null backend ------------------------------------------------ */
+
+static struct audio_null nullb;
+static int64_t seen_anchor, seen_frame0[64];
+static int seen;
+
+static void record_cb(void *ctx, float *buf, uint32_t frames, int64_t anchor_ns,
+		      int64_t frame0) RT_SAFE
+{
+	(void)ctx;
+	for (uint32_t i = 0; i < frames * 2; i++)
+		buf[i] = 0.0f;
+	seen_anchor = anchor_ns;
+	if (seen < 64)
+		seen_frame0[seen] = frame0;
+	seen++;
+}
+
+static void test_null_backend_deadlines(void **state)
+{
+	struct audio_format f;
+	char err[256] = "";
+	const int64_t start = SEC + 7;
+
+	(void)state;
+	audio_format_defaults(&f);
+	f.rate = 44100; /* 512 frames = 11609977.3 ns: deadlines must not drift */
+	timesrc_virtual_init(&vt, SEC);
+	seen = 0;
+	assert_int_equal(audio_null_open(&nullb, &vt.base, &f, 0, record_cb, NULL, err,
+					 sizeof(err)), 0);
+	nullb.start_ns = start; /* what start() does with now = 1 s - 1 period */
+	for (int64_t n = 0; n < 40000; n++) {
+		assert_int_equal(audio_null_step(&nullb), 1);
+		/* period n is rendered one period before its first frame is heard */
+		assert_int_equal(vt.now_ns, n == 0 ? SEC :
+				 start + (int64_t)((__int128)(n - 1) * 512 * SEC / 44100));
+		if (n < 64)
+			assert_int_equal(seen_frame0[n], n * 512);
+	}
+	assert_int_equal(seen_anchor, start);
+	assert_int_equal(atomic_load(&nullb.base.stats.periods), 40000);
+	/* a woken wait renders nothing */
+	timesrc_wake(&vt.base);
+	assert_int_equal(audio_null_step(&nullb), 0);
+	assert_int_equal(nullb.base.ops->close(&nullb.base), 0);
+
+	/* and the real thread, in virtual time */
+	assert_int_equal(audio_null_open(&nullb, &vt.base, &f, 0, record_cb, NULL, err,
+					 sizeof(err)), 0);
+	assert_int_equal(nullb.base.ops->start(&nullb.base), 0);
+	while (atomic_load(&nullb.base.stats.periods) < 1000)
+		sched_yield();
+	assert_int_equal(nullb.base.ops->close(&nullb.base), 0);
+	assert_int_equal(atomic_load(&nullb.base.stats.state), AUDIO_STATE_STOPPED);
+	f.period = 500;
+	assert_int_equal(audio_null_open(&nullb, &vt.base, &f, 0, record_cb, NULL, err,
+					 sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "audio period = 500 frames: must be a power of two"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -311,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_absent_at_start_then_plugged),
 		cmocka_unit_test(test_refused_format_fails_start),
 		cmocka_unit_test(test_thread_start_stop),
+		cmocka_unit_test(test_null_backend_deadlines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

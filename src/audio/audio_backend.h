@@ -50,6 +50,8 @@ struct audio_stats {
 	_Atomic uint64_t reopens;      /* successful re-opens after a loss */
 	_Atomic int64_t last_err;      /* last -errno from the device (0 = none) */
 	_Atomic int64_t delay_ns;      /* last measured time from render to output */
+	_Atomic int64_t meas_err_ns;   /* last measurement minus the loop's prediction */
+	_Atomic int64_t meas_err_max_ns; /* largest |meas_err_ns| since the loop locked */
 	_Atomic int state;             /* enum audio_state */
 };
 

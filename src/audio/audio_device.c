@@ -62,28 +62,83 @@ static int adev_fault(struct audio_device *d, int err) RT_SAFE
 	return AUDIO_DEVICE_LOST; /* gone, stalled (-ETIMEDOUT), or unknown: start over */
 }
 
-/* The output time of the next frame to be written: anchor + PLL. */
-static void adev_track(struct audio_device *d, const struct audio_pcm_status *st, int64_t now)
+static int64_t adev_round(double x) RT_SAFE
+{
+	return (int64_t)(x >= 0.0 ? x + 0.5 : x - 0.5);
+}
+
+/* (Re)start the loop at measured time `meas`. */
+static void adev_anchor(struct audio_device *d, int64_t meas) RT_SAFE
+{
+	d->base_ns = meas;
+	d->t_next = 0.0;
+	d->since_anchor = 0;
+	for (int i = 0; i < AUDIO_DEVICE_MINWIN; i++)
+		d->errs[i] = 1e18; /* "no sample": never the minimum */
+	d->anchored = true;
+	atomic_store_explicit(&d->base.stats.meas_err_max_ns, 0, memory_order_relaxed);
+}
+
+/*
+ * Output time of the next frame to write: measure, filter, set anchor_ns.
+ * Returns true while acquiring (the first AUDIO_DEVICE_MINWIN periods after
+ * (re)anchoring, written silent: the phase comes from the lower envelope of
+ * their measurements before any pulse depends on it).
+ */
+static bool adev_track(struct audio_device *d, const struct audio_pcm_status *st, int64_t now)
 	RT_SAFE
 {
-	uint32_t rate = d->base.fmt.rate;
 	int64_t ref = st->tstamp_ns ? st->tstamp_ns : now;
-	int64_t meas = audio_frame_time(ref, st->delay, rate);
+	int64_t meas = audio_frame_time(ref, st->delay, d->base.fmt.rate);
+	double e, emin = 1e18, b, c;
+	bool acquiring = false;
+	int64_t ae;
 
-	if (d->anchored) {
-		int64_t e = meas - audio_frame_time(d->anchor_ns, d->frames, rate);
-
-		if (adev_abs(e) <= AUDIO_DEVICE_RESYNC_NS) {
-			d->anchor_ns += e / AUDIO_DEVICE_PHASE_DIV;
-			goto out;
-		}
-		audio_stat_inc(&d->base.stats.resyncs);
+	if (!d->anchored) {
+		d->per_frame = 1e9 / d->base.fmt.rate;
+		adev_anchor(d, meas);
 	}
-	d->anchor_ns = meas;
-	d->frames = 0;
-	d->anchored = true;
-out:
-	atomic_store_explicit(&d->base.stats.delay_ns, meas - now, memory_order_relaxed);
+	e = (double)(meas - d->base_ns) - d->t_next;
+	d->errs[d->since_anchor % AUDIO_DEVICE_MINWIN] = e;
+	for (int i = 0; i < AUDIO_DEVICE_MINWIN; i++)
+		emin = d->errs[i] < emin ? d->errs[i] : emin;
+	ae = adev_round(e);
+	atomic_store_explicit(&d->base.stats.meas_err_ns, ae, memory_order_relaxed);
+	if (d->since_anchor >= AUDIO_DEVICE_MINWIN &&
+	    adev_abs(ae) > atomic_load_explicit(&d->base.stats.meas_err_max_ns, memory_order_relaxed))
+		atomic_store_explicit(&d->base.stats.meas_err_max_ns, adev_abs(ae),
+				      memory_order_relaxed);
+	if (d->since_anchor + 1 < AUDIO_DEVICE_MINWIN) {
+		acquiring = true; /* measure only */
+	} else if (d->since_anchor + 1 == AUDIO_DEVICE_MINWIN) {
+		d->t_next += emin; /* phase of the lower envelope; rate nominal so far */
+		for (int i = 0; i < AUDIO_DEVICE_MINWIN; i++)
+			d->errs[i] -= emin;
+	} else if (emin > (double)d->resync_ns || emin < -(double)d->resync_ns) {
+		audio_stat_inc(&d->base.stats.resyncs);
+		adev_anchor(d, meas);
+		d->errs[0] = 0.0;
+		acquiring = true;
+	} else {
+		/* second-order DLL on the lower envelope; the stored errors are
+		 * relative to the prediction, so they move with its correction */
+		bool locking = d->since_anchor < AUDIO_DEVICE_MINWIN + d->lock_periods;
+		b = locking ? d->b_lock : d->b;
+		c = locking ? d->c_lock : d->c;
+		d->t_next += b * emin;
+		d->per_frame += c * emin / d->base.fmt.period;
+		for (int i = 0; i < AUDIO_DEVICE_MINWIN; i++)
+			d->errs[i] -= b * emin;
+	}
+	d->since_anchor++;
+	if (d->t_next > 1e9) { /* keep the double small: move the base */
+		int64_t whole = (int64_t)d->t_next;
+		d->base_ns += whole;
+		d->t_next -= (double)whole;
+	}
+	d->anchor_ns = d->base_ns + adev_round(d->t_next);
+	atomic_store_explicit(&d->base.stats.delay_ns, d->anchor_ns - now, memory_order_relaxed);
+	return acquiring;
 }
 
 static int adev_cycle(struct audio_device *d) RT_SAFE
@@ -101,12 +156,15 @@ static int adev_cycle(struct audio_device *d) RT_SAFE
 		return adev_fault(d, r);
 	if (st.avail < (int64_t)period)
 		return AUDIO_DEVICE_IDLE;
-	adev_track(d, &st, timesrc_now_ns(d->ts));
-	audio_pbuf_render(&d->base, &d->pb, period, d->anchor_ns, d->frames);
-	w = d->pcm->ops->write(d->pcm, d->pb.dev, period);
+	if (adev_track(d, &st, timesrc_now_ns(d->ts))) {
+		w = d->pcm->ops->write(d->pcm, d->pb.silence, period);
+	} else {
+		audio_pbuf_render(&d->base, &d->pb, period, d->anchor_ns, 0);
+		w = d->pcm->ops->write(d->pcm, d->pb.dev, period);
+	}
 	if (w < 0)
 		return adev_fault(d, (int)w);
-	d->frames += w;
+	d->t_next += (double)w * d->per_frame;
 	audio_stat_inc(&d->base.stats.periods);
 	return AUDIO_DEVICE_PERIOD;
 }
@@ -269,6 +327,20 @@ int audio_device_init(struct audio_device *d, struct audio_pcm *pcm, struct time
 	d->pcm = pcm;
 	d->ts = ts;
 	d->cfg = *cfg;
+	{
+		/* DLL gains (Adriaensen): w = 2 pi B T, b = sqrt(2) w, c = w^2 */
+		double tp = (double)f->period / f->rate;
+		double wl = 2.0 * 3.14159265358979 * AUDIO_DEVICE_BW_LOCK_HZ * tp;
+		double wn = 2.0 * 3.14159265358979 * AUDIO_DEVICE_BW_HZ * tp;
+		d->b_lock = 1.41421356237 * wl;
+		d->c_lock = wl * wl;
+		d->b = 1.41421356237 * wn;
+		d->c = wn * wn;
+		d->lock_periods = AUDIO_DEVICE_LOCK_NS / (int64_t)(tp * 1e9);
+		d->resync_ns = (int64_t)(2 * tp * 1e9);
+		if (d->resync_ns < AUDIO_DEVICE_RESYNC_MIN_NS)
+			d->resync_ns = AUDIO_DEVICE_RESYNC_MIN_NS;
+	}
 	buffer_ms = (int64_t)f->period * f->periods * 1000 / f->rate + 1;
 	d->wait_ms = (int)(4 * buffer_ms > AUDIO_DEVICE_WAIT_MIN_MS ? 4 * buffer_ms
 								    : AUDIO_DEVICE_WAIT_MIN_MS);

@@ -7,17 +7,23 @@
  * refer to, derive the time the next written frame will be heard
  * (t = tstamp + delay / rate), render the period for that time, write it.
  *
- * Output time.  Frames are timed from an anchor: frame g of the current
- * anchor is heard at anchor_ns + g * 1e9 / rate, exactly.  Each period the
- * measured time of the next frame is compared with the anchor's
- * prediction; the anchor moves by 1/AUDIO_DEVICE_PHASE_DIV of the
- * difference (a first-order phase-locked loop).  Time-stamp jitter is
- * divided down, a constant drift between the sound card's crystal and
- * CLOCK_MONOTONIC leaves an error of PHASE_DIV times the drift per period
- * (1.3 us per 100 ppm at 512 frames / 48 kHz, far below one frame), and an
- * error above AUDIO_DEVICE_RESYNC_NS (a discontinuity) re-anchors at once
- * and is counted.
- *
+ * Output time.  The measured time of the next frame has two kinds of
+ * error: jitter of the time stamp, and a pointer that lags - many drivers
+ * (and snd-aloop) update the hardware position only every period or every
+ * timer tick, so the device looks fuller than it is and the measurement is
+ * LATE by up to that granularity, never early.  The backend therefore
+ * takes the minimum of the last AUDIO_DEVICE_MINWIN measurement errors (a
+ * lower envelope: the freshest pointer reading wins) and feeds it to a
+ * second-order delay-locked loop (as JACK and PipeWire do), which tracks
+ * both the phase and the rate of the sound card's crystal against
+ * CLOCK_MONOTONIC: a constant drift leaves no steady-state error.  The loop
+ * locks with AUDIO_DEVICE_BW_LOCK_HZ of bandwidth for AUDIO_DEVICE_LOCK_NS,
+ * then narrows to AUDIO_DEVICE_BW_HZ.  Each period is rendered with the
+ * loop's time for its first frame as the anchor (frame0 = 0); within a
+ * period frames are spaced at the nominal rate (100 ppm is 1 us over a
+ * 10 ms period).  An error larger than the resync limit (a discontinuity)
+ * re-anchors at once and is counted.
+
  * Faults.  An underrun or a suspend (-EPIPE, -ESTRPIPE) is recovered on the
  * spot (prepare, refill with silence, re-anchor) and counted.  A device
  * that is gone (-ENODEV and friends) or silent for longer than the wait
@@ -46,8 +52,11 @@
 #include "rt/rt.h"
 #include "rt/rtthread.h"
 
-#define AUDIO_DEVICE_PHASE_DIV 8                      /* loop gain 1/8 per period */
-#define AUDIO_DEVICE_RESYNC_NS INT64_C(2000000)       /* 2 ms: re-anchor instead */
+#define AUDIO_DEVICE_MINWIN 16                        /* periods in the lower envelope */
+#define AUDIO_DEVICE_BW_LOCK_HZ 1.0                   /* loop bandwidth while locking */
+#define AUDIO_DEVICE_BW_HZ 0.1                        /* loop bandwidth once locked */
+#define AUDIO_DEVICE_LOCK_NS INT64_C(2000000000)      /* locking phase after (re)anchoring */
+#define AUDIO_DEVICE_RESYNC_MIN_NS INT64_C(10000000)  /* re-anchor above max(10 ms, 2 periods) */
 #define AUDIO_DEVICE_WAIT_MIN_MS 500                  /* wait limit: stalled device */
 #define AUDIO_DEVICE_ERR_MAX 160                      /* bytes of the last open error */
 
@@ -81,9 +90,17 @@ struct audio_device {
 	/* audio thread only (or the caller, while no thread runs): */
 	bool is_open;                  /* PCM open and primed */
 	bool ever_lost;                /* a loss happened: opens now count as re-opens */
-	bool anchored;                 /* anchor_ns is valid */
-	int64_t anchor_ns;             /* output time of frame 0 of the anchor */
-	int64_t frames;                /* frames written since the anchor */
+	double b_lock, c_lock;         /* loop gains while locking (per period) */
+	double b, c;                   /* loop gains once locked */
+	int64_t lock_periods;          /* length of the locking phase */
+	int64_t resync_ns;             /* re-anchor above this error */
+	bool anchored;                 /* the loop has a time */
+	int64_t base_ns;               /* origin of t_next (keeps the double small) */
+	double t_next;                 /* predicted output time of the next frame, ns from base */
+	double per_frame;              /* estimated ns per frame */
+	int64_t since_anchor;          /* periods since the loop was (re)anchored */
+	double errs[AUDIO_DEVICE_MINWIN]; /* last measurement errors, ns (ring) */
+	int64_t anchor_ns;             /* output time of the period being rendered */
 	int64_t next_retry_ns;         /* earliest next open attempt */
 	char err[AUDIO_DEVICE_ERR_MAX]; /* last open error message */
 };
