@@ -87,7 +87,7 @@ static int ar_claim(const char *owner[AUDIO_CHANNELS_MAX], int ch, uint32_t chan
 		return -EINVAL;
 	}
 	if (owner[ch]) {
-		snprintf(err, errlen, "audio %s channel = %d: channel %d already carries the %s "
+		snprintf(err, errlen, "audio %s channel = %d: channel %d already carries %s "
 			 "(one source per channel)", who, ch, ch, owner[ch]);
 		return -EINVAL;
 	}
