@@ -16,16 +16,19 @@
  * lower envelope: the freshest pointer reading wins) and feeds it to a
  * second-order delay-locked loop (as JACK and PipeWire do), which tracks
  * both the phase and the rate of the sound card's crystal against
- * CLOCK_MONOTONIC: a constant drift leaves no steady-state error.  The loop
- * locks with AUDIO_DEVICE_BW_LOCK_HZ of bandwidth for AUDIO_DEVICE_LOCK_NS,
- * then narrows to AUDIO_DEVICE_BW_HZ.  Each period is rendered with the
- * loop's time for its first frame as the anchor (frame0 = 0); within a
- * period frames are spaced at the nominal rate (100 ppm is 1 us over a
- * 10 ms period).  An error larger than the resync limit (a discontinuity)
- * re-anchors at once and is counted.
-
+ * CLOCK_MONOTONIC: a constant drift leaves no steady-state error.  After
+ * (re)anchoring, the first AUDIO_DEVICE_MINWIN periods are written silent
+ * while the loop only measures (its phase is then the lower envelope of
+ * those measurements, not one possibly stale reading); then the loop runs
+ * with AUDIO_DEVICE_BW_LOCK_HZ of bandwidth for AUDIO_DEVICE_LOCK_NS and
+ * narrows to AUDIO_DEVICE_BW_HZ.  Each period is rendered with the loop's
+ * time for its first frame as the anchor (frame0 = 0); within a period
+ * frames are spaced at the nominal rate (100 ppm is 1 us over a 10 ms
+ * period).  An error larger than the resync limit (a discontinuity)
+ * re-anchors and is counted.
+ *
  * Faults.  An underrun or a suspend (-EPIPE, -ESTRPIPE) is recovered on the
- * spot (prepare, refill with silence, re-anchor) and counted.  A device
+ * spot (prepare, refill with silence, re-acquire) and counted.  A device
  * that is gone (-ENODEV and friends) or silent for longer than the wait
  * limit is closed; the thread then tries to open it again every retry
  * interval until it returns.  While it is gone the thread does non-RT work
