@@ -6,6 +6,8 @@
  */
 #include "mock_audio.h"
 
+#include "rt/rt.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,6 +51,7 @@ static int ma_open(struct audio_pcm *p, const struct audio_format *f, char *err,
 {
 	struct mock_audio *m = (struct mock_audio *)p;
 
+	rt_assert_not_rt(); /* the contract: open and close are non-RT */
 	m->opens++;
 	if (!m->present && m->return_at_ns > 0 && timesrc_now_ns(m->ts) >= m->return_at_ns)
 		m->present = true;
@@ -74,6 +77,7 @@ static void ma_close(struct audio_pcm *p)
 {
 	struct mock_audio *m = (struct mock_audio *)p;
 
+	rt_assert_not_rt();
 	m->closes++;
 	m->is_open = false;
 	m->running = false;

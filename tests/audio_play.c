@@ -107,20 +107,23 @@ int main(int argc, char **argv)
 		while (nanosleep(&nap, &nap) < 0 && errno == EINTR)
 			;
 		if (getenv("AUDIO_PLAY_TRACE"))
-			fprintf(stderr, "t %.1f periods %llu meas_err %+.3f ms delay %.3f ms\n", t + 0.1,
+			fprintf(stderr, "t %.1f state %d periods %llu meas_err %+.3f ms delay %.3f ms\n",
+				t + 0.1, atomic_load(&dev.base.stats.state),
 				(unsigned long long)atomic_load(&dev.base.stats.periods),
 				atomic_load(&dev.base.stats.meas_err_ns) / 1e6,
 				atomic_load(&dev.base.stats.delay_ns) / 1e6);
 	}
 	dev.base.ops->stop(&dev.base);
 	printf("audio_play: %s %u Hz %u ch period %u x %u: periods %llu xruns %llu resyncs %llu "
-	       "losses %llu output delay %.3f ms, time measurement error: last %+.3f ms, max %.3f ms; "
+	       "losses %llu reopens %llu (tries %llu) output delay %.3f ms, time measurement error: last %+.3f ms, max %.3f ms; "
 	       "rt %s (prio %d)\n",
 	       cfg.device, cfg.fmt.rate, cfg.fmt.channels, cfg.fmt.period, cfg.fmt.periods,
 	       (unsigned long long)atomic_load(&dev.base.stats.periods),
 	       (unsigned long long)atomic_load(&dev.base.stats.xruns),
 	       (unsigned long long)atomic_load(&dev.base.stats.resyncs),
 	       (unsigned long long)atomic_load(&dev.base.stats.losses),
+	       (unsigned long long)atomic_load(&dev.base.stats.reopens),
+	       (unsigned long long)atomic_load(&dev.base.stats.reopen_tries),
 	       atomic_load(&dev.base.stats.delay_ns) / 1e6,
 	       atomic_load(&dev.base.stats.meas_err_ns) / 1e6,
 	       atomic_load(&dev.base.stats.meas_err_max_ns) / 1e6, dev.thread.status.rt ? "yes" : "no",

@@ -297,21 +297,28 @@ static void test_refused_format_fails_start(void **state)
 }
 
 /* The real thread: starts, delivers periods (in virtual time, as fast as
- * it can), stops on request. */
+ * it can), loses the device and gets it back (the close and the re-opens
+ * run on the thread, which must have marked itself non-RT for them: a
+ * debug build aborts otherwise), stops on request. */
 static void test_thread_start_stop(void **state)
 {
 	(void)state;
 	setup_dev(SEC);
+	card.vanish_at_write = 500;
+	card.return_at_ns = 20 * SEC;
 	assert_int_equal(dev.base.ops->start(&dev.base), 0);
 	assert_int_equal(dev.base.ops->start(&dev.base), -EALREADY);
-	while (atomic_load(&dev.base.stats.periods) < 2000)
+	while (atomic_load(&dev.base.stats.reopens) < 1 ||
+	       atomic_load(&dev.base.stats.periods) < 3000)
 		sched_yield();
 	assert_int_equal(dev.base.ops->stop(&dev.base), 0);
 	assert_int_equal(atomic_load(&dev.base.stats.state), AUDIO_STATE_STOPPED);
-	assert_true(card.writes >= 2000);
+	assert_true(card.writes >= 3000);
 	assert_int_equal(atomic_load(&dev.base.stats.xruns), 0);
+	assert_int_equal(atomic_load(&dev.base.stats.losses), 1);
+	assert_true(atomic_load(&dev.base.stats.reopen_tries) >= 13); /* each second, ~6.3 .. 20 s */
 	assert_int_equal(dev.base.ops->close(&dev.base), 0);
-	assert_int_equal(card.closes, 1);
+	assert_int_equal(card.closes, 2); /* at the loss, and at the end */
 }
 
 /* --- the null backend ------------------------------------------------ */

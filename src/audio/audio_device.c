@@ -205,6 +205,10 @@ int audio_device_step(struct audio_device *d)
 	int ev;
 
 	if (!d->is_open) {
+		if (d->must_close) { /* here, not where the loss was seen: that was RT */
+			d->pcm->ops->close(d->pcm);
+			d->must_close = false;
+		}
 		if (timesrc_now_ns(d->ts) < d->next_retry_ns) {
 			timesrc_wait_until_ns(d->ts, d->next_retry_ns);
 			return AUDIO_DEVICE_IDLE;
@@ -213,7 +217,7 @@ int audio_device_step(struct audio_device *d)
 	}
 	ev = adev_cycle(d);
 	if (ev == AUDIO_DEVICE_LOST) {
-		d->pcm->ops->close(d->pcm);
+		d->must_close = true;
 		d->is_open = false;
 		d->ever_lost = true;
 		audio_stat_inc(&d->base.stats.losses);
@@ -282,9 +286,10 @@ static int adev_close(struct audio_backend *b)
 	struct audio_device *d = (struct audio_device *)b;
 	int r = adev_stop(b);
 
-	if (d->is_open)
+	if (d->is_open || d->must_close)
 		d->pcm->ops->close(d->pcm);
 	d->is_open = false;
+	d->must_close = false;
 	audio_pbuf_free(&d->pb);
 	return r;
 }

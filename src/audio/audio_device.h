@@ -92,6 +92,7 @@ struct audio_device {
 
 	/* audio thread only (or the caller, while no thread runs): */
 	bool is_open;                  /* PCM open and primed */
+	bool must_close;               /* lost on the RT path; close it outside */
 	bool ever_lost;                /* a loss happened: opens now count as re-opens */
 	double b_lock, c_lock;         /* loop gains while locking (per period) */
 	double b, c;                   /* loop gains once locked */

@@ -18,7 +18,11 @@
 #     more than 100 ppm.  Why not 2 frames: snd-aloop advances its pointer
 #     once per jiffy (4 ms), and in a TCG guest that clock wanders against
 #     CLOCK_MONOTONIC; the output-time loop follows it, which moves pulses by
-#     a few frames over seconds (the checker prints the figures).
+#     a few frames over seconds (the checker prints the figures);
+#   - then device loss: while audio_play runs, the loopback card is unbound
+#     from its driver (the kernel disconnects the PCM, as when a USB
+#     interface is unplugged) and bound again 2.5 s later; audio_play must
+#     report exactly one loss and one re-open, and keep delivering periods.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 play=$1
@@ -41,4 +45,17 @@ rc=0
 "$check" "$dir/cap.wav" 0 2 "$bpm" 16 30 100 || rc=1   # 2 PPQN: 4.1 pulses/s
 "$check" "$dir/cap.wav" 1 24 "$bpm" 16 380 100 || rc=1 # 24 PPQN: 49.4 pulses/s
 "$check" "$dir/cap.wav" 2 1 "$bpm" 16 15 100 || rc=1   # click on every beat
+
+drv=/sys/bus/platform/drivers/snd_aloop
+"$play" hw:Loopback,0,0 8 "$bpm" 512 8 >"$dir/loss.txt" 2>/dev/null &
+pid=$!
+sleep 2.5
+echo snd_aloop.0 >"$drv/unbind"
+echo "audio_loopback: card unbound"
+sleep 2.5
+echo snd_aloop.0 >"$drv/bind"
+echo "audio_loopback: card bound again"
+wait $pid || rc=1
+cat "$dir/loss.txt"
+grep -q " losses 1 reopens 1 " "$dir/loss.txt" || { echo "audio_loopback: FAIL: expected one loss and one re-open"; rc=1; }
 exit $rc
