@@ -81,7 +81,7 @@ static void test_bad_files_rejected_state_unchanged(void **state)
 		{ "[rt]\nmlock = maybe\n", { "rt.mlock = 'maybe'", "true or false", NULL } },
 		{ "[log]\nlevel = loud\n", { "log.level = 'loud'", "error, warning, notice, info, debug", NULL } },
 		{ "[rt]\nprio = 1\n", { ":2: ", "unknown key 'prio' in [rt]", "priority, cpu, mlock" } },
-		{ "[osc-typo]\nport = x\n", { "unknown section [osc-typo]", "rt, log, clock, midi, follow, osc, output.NAME", NULL } },
+		{ "[osc-typo]\nport = x\n", { "unknown section [osc-typo]", "rt, log, clock, midi, follow, audio, osc, output.NAME", NULL } },
 		{ "[midi]\nport = x\n", { "unknown key 'port' in [midi]", "backend", NULL } },
 		{ "[clock]\ntempo = 1000\n", { ":2: ", "clock.tempo = '1000'", "20 to 999 BPM" } },
 		{ "[clock]\ntempo = 12O\n", { "clock.tempo = '12O'", NULL, NULL } },

@@ -891,7 +891,6 @@ void *engine_run(void *arg) RT_SAFE
 
 int engine_run_until(struct engine *e, int64_t t_end_ns) RT_SAFE
 {
-	e->emit_limit = t_end_ns;
 	while (timesrc_now_ns(e->ts) < t_end_ns) {
 		if (e->next_deadline > t_end_ns)
 			e->next_deadline = t_end_ns;

@@ -248,7 +248,10 @@ void *engine_run(void *arg) RT_SAFE;
 
 /*
  * engine_run_until - engine_step() until the time source reaches `t_end_ns`
- * or quit (for virtual-time rendering).  Returns 1 if quit was requested.
+ * or quit (for virtual-time rendering, in as many slices as the caller
+ * likes: slicing does not change what is sent when).  Returns 1 if quit was
+ * requested.  A render's end is set once with e->emit_limit: events due at
+ * or after it are never handed out.
  * Context: RT; the thread that owns the engine.
  */
 int engine_run_until(struct engine *e, int64_t t_end_ns) RT_SAFE;

@@ -68,7 +68,7 @@ static int md_send(struct midi_backend *b, int port, const struct midi_msg *m,
 		return -EINVAL;
 	}
 	rec.due_ns = due_ns;
-	rec.t_ns = midi_now_ns();
+	rec.t_ns = d->clock ? d->clock(d->clock_ctx) : midi_now_ns();
 	rec.port = (uint16_t)port;
 	rec.msg = *m;
 	rec.msg.sysex = NULL;
@@ -252,6 +252,8 @@ int midi_dump_open(struct midi_dump *d, const struct midi_dump_cfg *cfg)
 	memset(d, 0, sizeof(*d));
 	d->base.ops = &midi_dump_ops;
 	d->timer_fd = -1;
+	d->clock = cfg->clock;
+	d->clock_ctx = cfg->clock_ctx;
 	snprintf(d->path, sizeof(d->path), "%s", to_stdout ? "stdout" : cfg->path);
 	e = ring_init(&d->q, d->q_buf, MIDI_DUMP_QUEUE, sizeof(d->q_buf[0]));
 	if (e < 0)

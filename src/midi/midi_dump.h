@@ -27,8 +27,13 @@
 
 #define MIDI_DUMP_QUEUE 1024 /* records between send() and the writer (power of 2) */
 
+/* A clock for the "t_ns" field: returns ns; must be RT_SAFE (called by send). */
+typedef int64_t (*midi_dump_clock_fn)(void *ctx) RT_SAFE;
+
 struct midi_dump_cfg {
-	const char *path; /* file to write (truncated); NULL or "-" = stdout */
+	const char *path;          /* file to write (truncated); NULL or "-" = stdout */
+	midi_dump_clock_fn clock;  /* NULL = CLOCK_MONOTONIC; --render passes virtual time */
+	void *clock_ctx;           /* its argument */
 };
 
 /* One event on its way from send() to the file. */
@@ -61,6 +66,8 @@ struct midi_dump {
 	uint32_t connected_pending;                  /* bit i: port i's CONNECTED not reported yet */
 	int write_err;                               /* first write error (-errno), reported once */
 	struct midi_dump_stats stats;                /* counters */
+	midi_dump_clock_fn clock;                    /* t_ns source, NULL = CLOCK_MONOTONIC */
+	void *clock_ctx;                             /* its argument */
 };
 
 /*
