@@ -194,7 +194,7 @@ static void test_outputs_and_clock(void **state)
 	assert_string_equal(c.out[0].name, "clock");
 	assert_int_equal(c.out[0].clk.ppqn, 24);
 	assert_int_equal(c.clock.bpm_micro, 120000000);
-	assert_int_equal(c.clock.lookahead_us, 5000);
+	assert_int_equal(c.clock.lookahead_us, 10000);
 	write_conf("[clock]\ntempo = 174.5\nlookahead_ms = 2.5\nstart = yes\n"
 		   "[output.volca]\nppqn = 2\nswing = 54.5\nswing_unit = 8\noffset_us = -2500\n"
 		   "connect = volca\n[output.synth]\nport = DIN 1\nclock_while_stopped = on\n");

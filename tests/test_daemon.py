@@ -194,13 +194,13 @@ r2 = run(["--config", CONF, "--render", "10", "--start", "--tempo", "120"])
 recs = [json.loads(l) for l in r1.stdout.splitlines() if l.strip()]
 clocks = [x for x in recs if x["type"] == "clock"]
 starts = [x for x in recs if x["type"] == "start"]
-# the start command runs at the first 10 ms heartbeat; with 5 ms lookahead the
-# downbeat is the next 24 PPQN tick after 15 ms: tick 1 = 20.833333 ms
+# the start command runs at the first 10 ms heartbeat; with 10 ms lookahead the
+# downbeat is the next 24 PPQN tick after 20 ms: tick 1 = 20.833333 ms
 exact = all(c["due_ns"] == (2 * (k + 1) * 62500000 + 3) // 6 for k, c in enumerate(clocks))
 check("--render 10 --start: deterministic output, Start then clocks exactly on the 120 BPM grid",
       r1.returncode == 0 and r1.stdout == r2.stdout and len(starts) == 1 and
       starts[0]["due_ns"] == clocks[0]["due_ns"] - 1000000 and exact and len(clocks) == 479 and
-      all(x["due_ns"] - x["t_ns"] == 5000000 for x in recs), r1.stderr + r1.stdout[:400])
+      all(x["due_ns"] - x["t_ns"] == 10000000 for x in recs), r1.stderr + r1.stdout[:400])
 wav = tempfile.mktemp(suffix=".wav")
 r = run(["--config", CONF, "--render", "3", "--start", "--audio-device", wav])
 size = os.path.getsize(wav) if os.path.exists(wav) else 0

@@ -120,7 +120,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "log", "level", CFG_ENUM, CFG_OFF(log.level), 0, 0, cfg_log_levels, "info", NULL },
 	{ "clock", "tempo", CFG_BPM, CFG_OFF(clock.bpm_micro), 0, 0, NULL, "120", NULL },
 	{ "clock", "quantum", CFG_INT, CFG_OFF(clock.quantum), 1, TL_QUANTUM_MAX, NULL, "4", NULL },
-	{ "clock", "lookahead_ms", CFG_MS, CFG_OFF(clock.lookahead_us), 0, 100000, NULL, "5", NULL },
+	{ "clock", "lookahead_ms", CFG_MS, CFG_OFF(clock.lookahead_us), 0, 100000, NULL, "10", NULL },
 	{ "clock", "start", CFG_BOOL, CFG_OFF(clock.start), 0, 1, NULL, "false", NULL },
 	{ "midi", "backend", CFG_ENUM, CFG_OFF(midi.backend), 0, 0, cfg_backends, "auto", NULL },
 	{ "midi", "client_name", CFG_STR, CFG_OFF(midi.client_name), 1, CONFIG_STR_MAX - 1, NULL,
