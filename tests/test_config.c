@@ -93,7 +93,7 @@ static void test_bad_files_rejected_state_unchanged(void **state)
 		{ "[output.a]\nppqn = 0\n", { "output.a.ppqn = '0'", "from 1 to 960", NULL } },
 		{ "[output.a]\nbogus = 1\n", { "unknown key 'bogus' in [output.a]", "offset_us", NULL } },
 		{ "[output.a b]\nppqn = 2\n", { "[output.a b]: output names", NULL, NULL } },
-		{ "[output.x]\noffset_us = -6000\n", { "output.x.offset_us = -6000", "lookahead", NULL } },
+		{ "[output.x]\noffset_us = -11000\n", { "output.x.offset_us = -11000", "lookahead", NULL } },
 		{ "[output.x]\nport = p\n[output.y]\nport = p\n", { "both use port name 'p'", NULL, NULL } },
 		{ "[midi]\nbackend = rawmidi\n", { "rawmidi_device", NULL, NULL } },
 		{ "[osc]\nport = 0\n", { "osc.port = '0'", "from 1 to 65535", NULL } },
