@@ -137,6 +137,8 @@ static int ctl_tempo(struct osc_req *req)
 	if (osc_arg_number(req, 0, "tempo in BPM", 20, 999, &bpm) < 0 ||
 	    ctl_arg_when(req, 1, &when) < 0)
 		return 0;
+	if (atomic_load(&c->eng->stats.follow_state) != ENGINE_FOLLOW_OFF)
+		return osc_reply_error(req, "the tempo follows the external clock (follow is on)");
 	return ctl_post(req, ENGINE_CMD_TEMPO, when, (int64_t)llround(bpm * 1e6));
 }
 
@@ -171,7 +173,14 @@ static int ctl_stop(struct osc_req *req)
 
 static int ctl_continue(struct osc_req *req)
 {
-	return ctl_trigger(req) == 1 ? ctl_post(req, ENGINE_CMD_CONTINUE, 0, 0) : 0;
+	struct ctl *c = req->ctx;
+	struct clk_snapshot s;
+
+	if (ctl_trigger(req) != 1)
+		return 0;
+	if (ctl_snapshot(c, &s) && s.transport == CLK_PLAYING)
+		return osc_reply_error(req, "already playing (continue resumes a stopped transport)");
+	return ctl_post(req, ENGINE_CMD_CONTINUE, 0, 0);
 }
 
 static int ctl_locate(struct osc_req *req)

@@ -492,6 +492,16 @@ static void osc_dispatch_packet(struct osc_server *s, const struct osc_peer *fro
 	}
 }
 
+void osc_server_dispatch(struct osc_server *s, const struct osc_peer *from, uint8_t *data,
+			 size_t size)
+{
+	if (size > OSC_MAX_PACKET) {
+		s->stats.oversize++;
+		return;
+	}
+	osc_dispatch_packet(s, from, data, size, 0);
+}
+
 static void osc_service_udp(struct osc_server *s, int *count)
 {
 	uint8_t buf[OSC_MAX_PACKET];

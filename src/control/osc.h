@@ -130,6 +130,14 @@ int osc_server_pollfds(struct osc_server *s, struct pollfd *pfd, int max);
 int osc_server_service(struct osc_server *s);
 
 /*
+ * osc_server_dispatch - handle one packet as if it had arrived from `from`
+ * (after the allow-list and size checks): for tests and fuzzing.  `data` may
+ * be modified.  Context: control thread.
+ */
+void osc_server_dispatch(struct osc_server *s, const struct osc_peer *from, uint8_t *data,
+			 size_t size);
+
+/*
  * osc_send - send message `m` to `to` at `path` (over the same TCP
  * connection it came on, or UDP).  Returns 0 or -errno (counted).
  * Context: control thread.
