@@ -37,6 +37,9 @@
 #include "clock/timesrc_virtual.h"
 #include "audio/audio_engine.h"
 #include "audio/audio_wav.h"
+#include "audio/audio_alsa.h"
+#include "audio/audio_device.h"
+#include "audio/audio_null.h"
 #include "rt/rtthread.h"
 
 #define DAEMON_TICK_NS INT64_C(100000000)      /* control housekeeping period: 100 ms */
@@ -55,6 +58,12 @@ struct daemon {
 	int beat_fd;                     /* beat push timer */
 	bool ctl_open;                   /* the OSC server is up */
 	struct midi_auto midi;           /* the MIDI backend (ALSA, rawmidi or dump) */
+	struct audio_engine ae;          /* audio renderer (click, sync pulses) */
+	struct timesrc_posix ats;        /* the audio thread's own clock (its waits) */
+	struct audio_pcm *pcm;           /* ALSA PCM, when the device is one */
+	struct audio_device adev;        /* device backend (ALSA) */
+	struct audio_null anull;         /* null backend */
+	struct audio_backend *ab;        /* the running audio backend, or NULL */
 	bool midi_open;                  /* it is open */
 	struct midi_backend *mb;         /* its ops handle */
 	int svc_fds[8];                  /* backend fds the control loop polls for service() */
@@ -455,6 +464,76 @@ int daemon_open_midi(struct midi_auto *ma, const struct config *c, struct engine
 	return 0;
 }
 
+static bool daemon_audio_snapshot(void *ctx, struct clk_snapshot *out) RT_SAFE
+{
+	return engine_snapshot(ctx, out);
+}
+
+/*
+ * Start the audio engine on its own RT thread when [audio] is enabled:
+ * an ALSA PCM (retried in the background while absent, without disturbing
+ * MIDI) or the null backend.  Failure to set up is logged and MIDI runs on.
+ */
+static void daemon_audio_start(struct daemon *d)
+{
+	struct audio_cfg a;
+	struct audio_device_cfg dc;
+	char err[256];
+	int kind, r;
+
+	if (!d->cfg.audio.enabled)
+		return;
+	config_audio(&d->cfg, &a);
+	kind = audio_cfg_backend(a.device);
+	if (kind == AUDIO_BACKEND_WAV) {
+		logx(LOG_ERR, "audio: %s: a WAV file is for --render; live audio needs an ALSA "
+			      "device or null", a.device);
+		return;
+	}
+	if (audio_engine_init(&d->ae, &a, daemon_audio_snapshot, &d->eng, err, sizeof(err)) < 0 ||
+	    timesrc_posix_open(&d->ats) < 0) {
+		logx(LOG_ERR, "audio: %s", err);
+		return;
+	}
+	if (kind == AUDIO_BACKEND_NULL) {
+		r = audio_null_open(&d->anull, &d->ats.base, &a.fmt, a.priority, audio_engine_render_cb,
+				    &d->ae, err, sizeof(err));
+		if (r == 0)
+			d->ab = &d->anull.base;
+	} else {
+		r = audio_alsa_pcm_new(&d->pcm, a.device);
+		if (r == 0) {
+			audio_device_cfg_defaults(&dc);
+			dc.priority = a.priority;
+			r = audio_device_init(&d->adev, d->pcm, &d->ats.base, &a.fmt, &dc,
+					      audio_engine_render_cb, &d->ae, err, sizeof(err));
+			if (r == 0)
+				d->ab = &d->adev.base;
+		} else {
+			snprintf(err, sizeof(err), "%s", strerror(-r));
+		}
+	}
+	if (!d->ab || d->ab->ops->start(d->ab) < 0) {
+		logx(LOG_ERR, "audio: %s: %s (MIDI runs on without audio)", a.device, err);
+		d->ab = NULL;
+		return;
+	}
+	logx(LOG_INFO, "audio: %s, %u Hz, %u channels, period %u x %u", a.device, a.fmt.rate,
+	     a.fmt.channels, a.fmt.period, a.fmt.periods);
+}
+
+static void daemon_audio_stop(struct daemon *d)
+{
+	if (!d->ab)
+		return;
+	d->ab->ops->close(d->ab);
+	d->ab = NULL;
+	if (d->pcm)
+		audio_alsa_pcm_del(d->pcm);
+	d->pcm = NULL;
+	timesrc_posix_close(&d->ats);
+}
+
 static void daemon_midi_service(struct daemon *d)
 {
 	struct midi_notify n[16];
@@ -558,6 +637,7 @@ int daemon_run(const struct daemon_opts *o)
 		logx(LOG_WARNING, "%s", warn);
 	if (d->cfg.clock.start)
 		daemon_post(d, ENGINE_CMD_START, ENGINE_WHEN_NOW, 0);
+	daemon_audio_start(d);
 	logx(LOG_NOTICE, "running: rt: %s (SCHED_FIFO priority %d), memory locked: %s, "
 			 "tempo %.3f BPM, OSC %s port %d",
 	     st.rt ? "true" : "false", st.priority, d->ctl.mlocked ? "yes" : "no",
@@ -574,6 +654,7 @@ int daemon_run(const struct daemon_opts *o)
 	sdnotify_send(&d->sd, "STOPPING=1");
 
 	daemon_stop_transport(d);
+	daemon_audio_stop(d);
 	while (engine_post(&d->eng, &quit) < 0)
 		usleep(1000); /* ring full: the engine is draining it */
 	rt_thread_join(&engine_thread, NULL);
