@@ -232,6 +232,7 @@ BUILD(b_nan, "f", (double)NAN)
 BUILD(b_inf, "f", (double)INFINITY)
 BUILD(b_when, "fs", 120.0, "later")
 BUILD(b_three, "fss", 120.0, "bar", "x")
+BUILD(b_longwhen, "fs", 120.0, "the-next-bar-but-one-please-and-make-it-snappy-thank-you-very-much")
 BUILD(b_none, "")
 BUILD(b_5, "i", 5)
 BUILD(b_1, "i", 1)
@@ -259,6 +260,7 @@ static const struct bad_case bad_cases[] = {
 	{ "/phasorsync/tempo", b_inf, "must be from 20 to 999" },
 	{ "/phasorsync/tempo", b_when, "must be now, beat or bar" },
 	{ "/phasorsync/tempo", b_three, "optional when" },
+	{ "/phasorsync/tempo", b_longwhen, "longer than 64 bytes" },
 	{ "/phasorsync/nope", b_none, "unknown address" },
 	{ "/phasorsync/start", b_str, "must be now, beat or bar" },
 	{ "/phasorsync/start/later", b_none, "unknown address" },

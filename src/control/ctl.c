@@ -80,14 +80,15 @@ static int ctl_no_args(struct osc_req *req)
 /* Optional "when" argument: "now", "beat", "bar" (or 0/1 meaning now/bar). */
 static int ctl_arg_when(struct osc_req *req, int i, uint32_t *when)
 {
-	const char *s;
+	const char *s = NULL;
 	double v;
 
 	*when = ENGINE_WHEN_NOW;
 	if (i >= req->argc)
 		return 0;
 	if (req->types[i] == 's' || req->types[i] == 'S') {
-		osc_arg_string(req, i, "when", 8, &s);
+		if (osc_arg_string(req, i, "when", 64, &s) < 0)
+			return -EINVAL; /* replied already */
 		if (!strcmp(s, "now"))
 			*when = ENGINE_WHEN_NOW;
 		else if (!strcmp(s, "beat"))
