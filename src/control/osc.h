@@ -170,11 +170,11 @@ int osc_arg_string(struct osc_req *req, int i, const char *what, size_t max, con
  * reading through `arg->d` is undefined behaviour (UBSan says so), so the
  * values are copied out instead.  Context: any.
  */
-static inline int32_t osc_i32(const lo_arg *a) { int32_t v; memcpy(&v, a, sizeof(v)); return v; }
-static inline float osc_f32(const lo_arg *a) { float v; memcpy(&v, a, sizeof(v)); return v; }
-static inline int64_t osc_i64(const lo_arg *a) { int64_t v; memcpy(&v, a, sizeof(v)); return v; }
-static inline double osc_f64(const lo_arg *a) { double v; memcpy(&v, a, sizeof(v)); return v; }
-static inline const char *osc_str(const lo_arg *a) { return (const char *)a; }
+static inline int32_t osc_i32(const void *a) { int32_t v; memcpy(&v, a, sizeof(v)); return v; }
+static inline float osc_f32(const void *a) { float v; memcpy(&v, a, sizeof(v)); return v; }
+static inline int64_t osc_i64(const void *a) { int64_t v; memcpy(&v, a, sizeof(v)); return v; }
+static inline double osc_f64(const void *a) { double v; memcpy(&v, a, sizeof(v)); return v; }
+static inline const char *osc_str(const void *a) { return (const char *)a; }
 
 /* osc_peer_str - "udp 127.0.0.1:5000" for logs.  Context: any. */
 void osc_peer_str(const struct osc_peer *p, char *buf, size_t n);
