@@ -26,6 +26,11 @@ static void usage(FILE *f)
 		"      --start             start the transport at launch (clock.start=true)\n"
 		"      --midi-backend NAME auto, alsa, dump or rawmidi (midi.backend=NAME)\n"
 		"      --lookahead-ms MS   scheduling lookahead, 0 = direct (clock.lookahead_ms=MS)\n"
+		"      --render SECONDS    run in virtual time as fast as possible and exit: MIDI goes\n"
+		"                          to the dump backend (midi.dump_file, default stdout),\n"
+		"                          exactly as real time would send it\n"
+		"      --audio-device DEV  audio output (ALSA PCM, null, or FILE.wav; with --render:\n"
+		"                          the click and pulses written to FILE.wav)\n"
 		"      --check-config      validate the configuration (file and --set) and exit\n"
 		"      --print-config      print the effective configuration and exit\n"
 		"  -v, --verbose           log at debug level\n"
@@ -63,7 +68,7 @@ static int add_set(struct daemon_opts *o, const char *origin, const char *fmt, .
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_PRINT, OPT_START, OPT_BACKEND, OPT_LOOKAHEAD };
+	enum { OPT_CHECK = 256, OPT_PRINT, OPT_START, OPT_BACKEND, OPT_LOOKAHEAD, OPT_RENDER, OPT_AUDIO };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, 's' },
@@ -71,6 +76,8 @@ int main(int argc, char **argv)
 		{ "start", no_argument, NULL, OPT_START },
 		{ "midi-backend", required_argument, NULL, OPT_BACKEND },
 		{ "lookahead-ms", required_argument, NULL, OPT_LOOKAHEAD },
+		{ "render", required_argument, NULL, OPT_RENDER },
+		{ "audio-device", required_argument, NULL, OPT_AUDIO },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "print-config", no_argument, NULL, OPT_PRINT },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -81,6 +88,10 @@ int main(int argc, char **argv)
 	static struct daemon_opts o = { .log_level = -1 };
 	struct config cfg;
 	int c, check = 0, print = 0;
+	int64_t render_ns = -1;
+	const char *audio_dev = NULL;
+	char *end;
+	double secs;
 
 	log_init("phasorsyncd");
 	while ((c = getopt_long(argc, argv, "c:s:t:vhV", opts, NULL)) != -1) {
@@ -107,6 +118,17 @@ int main(int argc, char **argv)
 		case OPT_LOOKAHEAD:
 			if (add_set(&o, "--lookahead-ms", "clock.lookahead_ms=%s", optarg) < 0)
 				return 2;
+			break;
+		case OPT_RENDER:
+			secs = strtod(optarg, &end);
+			if (*end || end == optarg || !(secs > 0 && secs <= 86400)) {
+				logx(LOG_ERR, "--render '%s': seconds from 0 (exclusive) to 86400", optarg);
+				return 2;
+			}
+			render_ns = (int64_t)(secs * 1e9 + 0.5);
+			break;
+		case OPT_AUDIO:
+			audio_dev = optarg;
 			break;
 		case OPT_CHECK:
 			check = 1;
@@ -141,5 +163,12 @@ int main(int argc, char **argv)
 			printf("configuration OK\n");
 		return 0;
 	}
+	if (audio_dev && render_ns < 0) {
+		if (add_set(&o, "--audio-device", "audio.device=%s", audio_dev) < 0 ||
+		    add_set(&o, "--audio-device", "audio.enabled=true%s", "") < 0)
+			return 2;
+	}
+	if (render_ns > 0)
+		return daemon_render(&o, render_ns, audio_dev);
 	return daemon_run(&o);
 }

@@ -81,7 +81,7 @@ static void test_bad_files_rejected_state_unchanged(void **state)
 		{ "[rt]\nmlock = maybe\n", { "rt.mlock = 'maybe'", "true or false", NULL } },
 		{ "[log]\nlevel = loud\n", { "log.level = 'loud'", "error, warning, notice, info, debug", NULL } },
 		{ "[rt]\nprio = 1\n", { ":2: ", "unknown key 'prio' in [rt]", "priority, cpu, mlock" } },
-		{ "[osc-typo]\nport = x\n", { "unknown section [osc-typo]", "rt, log, clock, midi, follow, osc, output.NAME", NULL } },
+		{ "[osc-typo]\nport = x\n", { "unknown section [osc-typo]", "rt, log, clock, midi, follow, audio, osc, output.NAME", NULL } },
 		{ "[midi]\nport = x\n", { "unknown key 'port' in [midi]", "backend", NULL } },
 		{ "[clock]\ntempo = 1000\n", { ":2: ", "clock.tempo = '1000'", "20 to 999 BPM" } },
 		{ "[clock]\ntempo = 12O\n", { "clock.tempo = '12O'", NULL, NULL } },
@@ -93,7 +93,7 @@ static void test_bad_files_rejected_state_unchanged(void **state)
 		{ "[output.a]\nppqn = 0\n", { "output.a.ppqn = '0'", "from 1 to 960", NULL } },
 		{ "[output.a]\nbogus = 1\n", { "unknown key 'bogus' in [output.a]", "offset_us", NULL } },
 		{ "[output.a b]\nppqn = 2\n", { "[output.a b]: output names", NULL, NULL } },
-		{ "[output.x]\noffset_us = -6000\n", { "output.x.offset_us = -6000", "lookahead", NULL } },
+		{ "[output.x]\noffset_us = -11000\n", { "output.x.offset_us = -11000", "lookahead", NULL } },
 		{ "[output.x]\nport = p\n[output.y]\nport = p\n", { "both use port name 'p'", NULL, NULL } },
 		{ "[midi]\nbackend = rawmidi\n", { "rawmidi_device", NULL, NULL } },
 		{ "[osc]\nport = 0\n", { "osc.port = '0'", "from 1 to 65535", NULL } },
@@ -194,7 +194,7 @@ static void test_outputs_and_clock(void **state)
 	assert_string_equal(c.out[0].name, "clock");
 	assert_int_equal(c.out[0].clk.ppqn, 24);
 	assert_int_equal(c.clock.bpm_micro, 120000000);
-	assert_int_equal(c.clock.lookahead_us, 5000);
+	assert_int_equal(c.clock.lookahead_us, 10000);
 	write_conf("[clock]\ntempo = 174.5\nlookahead_ms = 2.5\nstart = yes\n"
 		   "[output.volca]\nppqn = 2\nswing = 54.5\nswing_unit = 8\noffset_us = -2500\n"
 		   "connect = volca\n[output.synth]\nport = DIN 1\nclock_while_stopped = on\n");

@@ -74,8 +74,10 @@ static void post(uint32_t type, uint32_t u32, int64_t i64)
 	assert_int_equal(engine_post(&eng, &c), 0);
 }
 
+/* Run until t, handing out only events due before t (a render's end). */
 static void run_to(int64_t t)
 {
+	eng.emit_limit = t;
 	assert_int_equal(engine_run_until(&eng, t), 0);
 }
 

@@ -144,7 +144,7 @@ static void expect_ok(const char *path)
 
 	assert_true(get_reply(&r));
 	assert_string_equal(r.path, "/phasorsync/ok");
-	assert_string_equal(&r.argv[0]->s, path);
+	assert_string_equal(osc_str(r.argv[0]), path);
 	lo_message_free(r.msg);
 }
 
@@ -162,7 +162,7 @@ static float query_tempo(void)
 	assert_true(get_reply(&r));
 	assert_string_equal(r.path, "/phasorsync/tempo");
 	assert_string_equal(r.types, "f");
-	v = r.argv[0]->f;
+	v = osc_f32(r.argv[0]);
 	lo_message_free(r.msg);
 	return v;
 }
@@ -200,13 +200,13 @@ static void test_transport_and_status(void **state)
 	assert_int_equal(r.argc % 2, 0);
 	for (int i = 0; i < r.argc; i += 2) {
 		assert_int_equal(r.types[i], 's');
-		if (!strcmp(&r.argv[i]->s, "transport")) {
-			assert_string_equal(&r.argv[i + 1]->s, "playing");
+		if (!strcmp(osc_str(r.argv[i]), "transport")) {
+			assert_string_equal(osc_str(r.argv[i + 1]), "playing");
 			saw_transport = true;
 		}
-		if (!strcmp(&r.argv[i]->s, "beat")) /* started at 2 s: 0.5 s = 1 beat in */
-			assert_true(fabsf(r.argv[i + 1]->f - 1.0f) < 1e-3f);
-		if (!strcmp(&r.argv[i]->s, "rt"))
+		if (!strcmp(osc_str(r.argv[i]), "beat")) /* started at 2 s: 0.5 s = 1 beat in */
+			assert_true(fabsf(osc_f32(r.argv[i + 1]) - 1.0f) < 1e-3f);
+		if (!strcmp(osc_str(r.argv[i]), "rt"))
 			saw_rt = true;
 	}
 	assert_true(saw_transport && saw_rt);
@@ -232,6 +232,7 @@ BUILD(b_nan, "f", (double)NAN)
 BUILD(b_inf, "f", (double)INFINITY)
 BUILD(b_when, "fs", 120.0, "later")
 BUILD(b_three, "fss", 120.0, "bar", "x")
+BUILD(b_longwhen, "fs", 120.0, "the-next-bar-but-one-please-and-make-it-snappy-thank-you-very-much")
 BUILD(b_none, "")
 BUILD(b_5, "i", 5)
 BUILD(b_1, "i", 1)
@@ -259,6 +260,7 @@ static const struct bad_case bad_cases[] = {
 	{ "/phasorsync/tempo", b_inf, "must be from 20 to 999" },
 	{ "/phasorsync/tempo", b_when, "must be now, beat or bar" },
 	{ "/phasorsync/tempo", b_three, "optional when" },
+	{ "/phasorsync/tempo", b_longwhen, "longer than 64 bytes" },
 	{ "/phasorsync/nope", b_none, "unknown address" },
 	{ "/phasorsync/start", b_str, "must be now, beat or bar" },
 	{ "/phasorsync/start/later", b_none, "unknown address" },
@@ -299,10 +301,10 @@ static void test_bad_inputs_answered_state_unchanged(void **state)
 			fail_msg("case %zu (%s): no reply", i, bad_cases[i].path);
 		assert_string_equal(r.path, "/phasorsync/error");
 		assert_string_equal(r.types, "ss");
-		assert_string_equal(&r.argv[0]->s, bad_cases[i].path);
-		if (!strstr(&r.argv[1]->s, bad_cases[i].want))
+		assert_string_equal(osc_str(r.argv[0]), bad_cases[i].path);
+		if (!strstr(osc_str(r.argv[1]), bad_cases[i].want))
 			fail_msg("case %zu (%s): reason \"%s\" lacks \"%s\"", i, bad_cases[i].path,
-				 &r.argv[1]->s, bad_cases[i].want);
+				 osc_str(r.argv[1]), bad_cases[i].want);
 		assert_false(get_reply(&r)); /* exactly one reply */
 	}
 	lo_message_free(r.msg);
@@ -331,18 +333,18 @@ static void test_garbage_oversize_and_bundles(void **state)
 	osc_server_service(&ctl.osc);
 	assert_true(get_reply(&r));
 	assert_string_equal(r.path, "/phasorsync/error");
-	assert_non_null(strstr(&r.argv[1]->s, "not an OSC message"));
+	assert_non_null(strstr(osc_str(r.argv[1]), "not an OSC message"));
 	/* an address, then a type tag string that lies about its arguments */
 	send_raw("/phasorsync/tempo\0\0\0,fff\0\0\0\0\0\0\0", 28);
 	osc_server_service(&ctl.osc);
 	assert_true(get_reply(&r));
-	assert_non_null(strstr(&r.argv[1]->s, "malformed"));
+	assert_non_null(strstr(osc_str(r.argv[1]), "malformed"));
 	memset(big, 'a', sizeof(big));
 	big[0] = '/';
 	send_raw(big, sizeof(big));
 	osc_server_service(&ctl.osc);
 	assert_true(get_reply(&r));
-	assert_non_null(strstr(&r.argv[1]->s, "larger than 8192"));
+	assert_non_null(strstr(osc_str(r.argv[1]), "larger than 8192"));
 	assert_int_equal(ctl.osc.stats.oversize, 1);
 
 	/* a bundle of two messages: both dispatched, in order */
@@ -371,7 +373,7 @@ static void test_garbage_oversize_and_bundles(void **state)
 	send_raw(bundle, off);
 	osc_server_service(&ctl.osc);
 	assert_true(get_reply(&r));
-	assert_non_null(strstr(&r.argv[1]->s, "bundle element size"));
+	assert_non_null(strstr(osc_str(r.argv[1]), "bundle element size"));
 	lo_message_free(r.msg);
 }
 
@@ -437,7 +439,7 @@ static void test_tcp_framing(void **state)
 	assert_string_equal(buf + 4, "/phasorsync/quantum");
 	reply = lo_message_deserialise(buf + 4, len, &res);
 	assert_non_null(reply);
-	assert_int_equal(lo_message_get_argv(reply)[0]->i, 4);
+	assert_int_equal(osc_i32(lo_message_get_argv(reply)[0]), 4);
 	lo_message_free(reply);
 	close(fd);
 }
@@ -471,12 +473,12 @@ static void test_subscribe_pushes(void **state)
 	}
 	while (get_reply(&r)) {
 		if (!strcmp(r.path, "/phasorsync/transport")) {
-			assert_string_equal(&r.argv[0]->s, "playing");
+			assert_string_equal(osc_str(r.argv[0]), "playing");
 			transport++;
 		} else if (!strcmp(r.path, "/phasorsync/beat")) {
 			/* bar, beat-in-bar: 1 1, 1 2, ... */
-			assert_int_equal(r.argv[0]->i, beats / 4 + 1);
-			assert_int_equal(r.argv[1]->i, beats % 4 + 1);
+			assert_int_equal(osc_i32(r.argv[0]), beats / 4 + 1);
+			assert_int_equal(osc_i32(r.argv[1]), beats % 4 + 1);
 			beats++;
 		} else if (!strcmp(r.path, "/phasorsync/bar")) {
 			bars++;
@@ -512,7 +514,7 @@ static void test_output_settings_roundtrip(void **state)
 	send_msg("/phasorsync/output/clock/offset", mk(""));
 	assert_true(get_reply(&r));
 	assert_string_equal(r.path, "/phasorsync/output/clock/offset");
-	assert_true(fabsf(r.argv[0]->f + 2.5f) < 1e-6f);
+	assert_true(fabsf(osc_f32(r.argv[0]) + 2.5f) < 1e-6f);
 	/* button press (1) triggers, release (0) is ignored without a reply */
 	send_msg("/phasorsync/stop", mk("f", 1.0));
 	expect_ok("/phasorsync/stop");

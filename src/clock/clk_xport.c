@@ -19,7 +19,7 @@
 #include <errno.h>
 #include <stddef.h>
 
-void clk_xport_init(struct clk_xport *x)
+void clk_xport_init(struct clk_xport *x) RT_SAFE
 {
 	x->state = CLK_XPORT_STOPPED;
 	x->pos_ticks = 0;

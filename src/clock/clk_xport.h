@@ -52,7 +52,7 @@ struct clk_xport {
  * clk_xport_init - STOPPED at position 0, counter zeroed.
  * Context: any thread, before use.
  */
-void clk_xport_init(struct clk_xport *x);
+void clk_xport_init(struct clk_xport *x) RT_SAFE;
 
 /*
  * clk_xport_msg - feed one message from the followed input (MIDI_CLOCK,

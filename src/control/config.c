@@ -26,6 +26,7 @@
 
 #include "clock/timeline.h"
 #include "control/osc.h"
+#include "audio/audio_engine.h"
 #include "rt/rt.h"
 
 #define CFG_OUTPUT_SECTION "output.*"
@@ -94,6 +95,18 @@ static const struct cfg_choice cfg_on_loss[] = {
 	{ "stop", 1 }, { "freerun", 0 }, { NULL, 0 },
 };
 
+static const struct cfg_choice cfg_sample_fmts[] = {
+	{ "s16", 1 }, { "s32", 2 }, { "float", 3 }, { NULL, 0 },
+};
+
+static const struct cfg_choice cfg_click_sounds[] = {
+	{ "beep", 0 }, { "wood", 1 }, { "noise", 2 }, { NULL, 0 },
+};
+
+static const struct cfg_choice cfg_polarity[] = {
+	{ "positive", 0 }, { "negative", 1 }, { NULL, 0 },
+};
+
 static const struct cfg_choice cfg_swing_units[] = {
 	{ "16", 16 }, { "8", 8 }, { NULL, 0 },
 };
@@ -107,7 +120,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "log", "level", CFG_ENUM, CFG_OFF(log.level), 0, 0, cfg_log_levels, "info", NULL },
 	{ "clock", "tempo", CFG_BPM, CFG_OFF(clock.bpm_micro), 0, 0, NULL, "120", NULL },
 	{ "clock", "quantum", CFG_INT, CFG_OFF(clock.quantum), 1, TL_QUANTUM_MAX, NULL, "4", NULL },
-	{ "clock", "lookahead_ms", CFG_MS, CFG_OFF(clock.lookahead_us), 0, 100000, NULL, "5", NULL },
+	{ "clock", "lookahead_ms", CFG_MS, CFG_OFF(clock.lookahead_us), 0, 100000, NULL, "10", NULL },
 	{ "clock", "start", CFG_BOOL, CFG_OFF(clock.start), 0, 1, NULL, "false", NULL },
 	{ "midi", "backend", CFG_ENUM, CFG_OFF(midi.backend), 0, 0, cfg_backends, "auto", NULL },
 	{ "midi", "client_name", CFG_STR, CFG_OFF(midi.client_name), 1, CONFIG_STR_MAX - 1, NULL,
@@ -119,6 +132,27 @@ static const struct cfg_key cfg_keys[] = {
 	{ "follow", "input", CFG_STR, CFG_OFF(follow.input), 1, 63, NULL, "clock-in", NULL },
 	{ "follow", "connect", CFG_STR, CFG_OFF(follow.connect), 0, 63, NULL, "", NULL },
 	{ "follow", "on_loss", CFG_ENUM, CFG_OFF(follow.stop_on_loss), 0, 0, cfg_on_loss, "stop", NULL },
+	{ "audio", "enabled", CFG_BOOL, CFG_OFF(audio.enabled), 0, 1, NULL, "false", NULL },
+	{ "audio", "device", CFG_STR, CFG_OFF(audio.device), 1, 63, NULL, "default", NULL },
+	{ "audio", "rate", CFG_INT, CFG_OFF(audio.rate), 8000, 192000, NULL, "48000", NULL },
+	{ "audio", "channels", CFG_INT, CFG_OFF(audio.channels), 1, 32, NULL, "2", NULL },
+	{ "audio", "period", CFG_INT, CFG_OFF(audio.period), 16, 8192, NULL, "512", NULL },
+	{ "audio", "periods", CFG_INT, CFG_OFF(audio.periods), 2, 16, NULL, "3", NULL },
+	{ "audio", "format", CFG_ENUM, CFG_OFF(audio.format), 0, 0, cfg_sample_fmts, "s16", NULL },
+	{ "audio", "priority", CFG_INT, CFG_OFF(audio.priority), 0, 99, NULL, "70", NULL },
+	{ "audio", "click_channel", CFG_INT, CFG_OFF(audio.click_channel), 0, 32, NULL, "1", NULL },
+	{ "audio", "click_sound", CFG_ENUM, CFG_OFF(audio.click_sound), 0, 0, cfg_click_sounds, "beep", NULL },
+	{ "audio", "click_level", CFG_INT, CFG_OFF(audio.click_level), 0, 100, NULL, "70", NULL },
+	{ "audio", "accent_level", CFG_INT, CFG_OFF(audio.accent_level), 0, 100, NULL, "100", NULL },
+	{ "audio", "click_offset_us", CFG_INT32, CFG_OFF(audio.click_offset_us), -100000, 100000, NULL, "0", NULL },
+	{ "audio", "pulse_channel", CFG_INT, CFG_OFF(audio.pulse_channel), 0, 32, NULL, "2", NULL },
+	{ "audio", "pulse_ppqn", CFG_INT, CFG_OFF(audio.pulse_ppqn), 1, 96, NULL, "2", NULL },
+	{ "audio", "pulse_width_us", CFG_INT, CFG_OFF(audio.pulse_width_us), 100, 50000, NULL, "5000", NULL },
+	{ "audio", "pulse_level", CFG_INT, CFG_OFF(audio.pulse_level), 1, 100, NULL, "100", NULL },
+	{ "audio", "pulse_polarity", CFG_ENUM, CFG_OFF(audio.pulse_polarity), 0, 0, cfg_polarity, "positive", NULL },
+	{ "audio", "pulse_offset_us", CFG_INT32, CFG_OFF(audio.pulse_offset_us), -100000, 100000, NULL, "0", NULL },
+	{ "audio", "pulse_swing", CFG_PERCENT, CFG_OFF(audio.pulse_swing), CLK_SWING_MIN, CLK_SWING_MAX, NULL, "50", NULL },
+	{ "audio", "run_channel", CFG_INT, CFG_OFF(audio.run_channel), 0, 32, NULL, "0", NULL },
 	{ "osc", "port", CFG_INT, CFG_OFF(osc.port), 1, 65535, NULL, "9000", NULL },
 	{ "osc", "bind", CFG_STR, CFG_OFF(osc.bind), 1, 63, NULL, "0.0.0.0", cfg_check_bind },
 	{ "osc", "allow", CFG_STR, CFG_OFF(osc.allow), 1, 511, NULL,
@@ -455,6 +489,15 @@ int config_check(const struct config *c, char *err, size_t errlen)
 			}
 		}
 	}
+	if (c->audio.enabled) {
+		struct audio_cfg a;
+		char why[CONFIG_ERR_MAX / 2];
+		config_audio(c, &a);
+		if (audio_cfg_check(&a, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "[audio]: %s", why);
+			return -EINVAL;
+		}
+	}
 	if (c->midi.backend == CONFIG_MIDI_RAWMIDI && !c->midi.rawmidi_device[0]) {
 		snprintf(err, errlen, "midi.backend = rawmidi needs midi.rawmidi_device (e.g. hw:1,0,0)");
 		return -EINVAL;
@@ -632,4 +675,30 @@ void config_print(const struct config *c, FILE *f)
 			if (!strcmp(cfg_keys[i].section, CFG_OUTPUT_SECTION))
 				cfg_print_key(&cfg_keys[i], &c->out[o], f);
 	}
+}
+
+void config_audio(const struct config *c, struct audio_cfg *a)
+{
+	audio_cfg_defaults(a);
+	snprintf(a->device, sizeof(a->device), "%.63s", c->audio.device);
+	a->fmt.rate = (uint32_t)c->audio.rate;
+	a->fmt.channels = (uint32_t)c->audio.channels;
+	a->fmt.period = (uint32_t)c->audio.period;
+	a->fmt.periods = (uint32_t)c->audio.periods;
+	a->fmt.sample_fmt = c->audio.format;
+	a->priority = c->audio.priority;
+	a->out.click.channel = c->audio.click_channel - 1;
+	a->out.click.sound = c->audio.click_sound;
+	a->out.click.level_pct = c->audio.click_level;
+	a->out.click.accent_pct = c->audio.accent_level;
+	a->out.click.offset_us = c->audio.click_offset_us;
+	a->out.npulse = c->audio.pulse_channel > 0 ? 1 : 0;
+	a->out.pulse[0].channel = c->audio.pulse_channel - 1;
+	a->out.pulse[0].ppqn = c->audio.pulse_ppqn;
+	a->out.pulse[0].width_us = c->audio.pulse_width_us;
+	a->out.pulse[0].level_pct = c->audio.pulse_level;
+	a->out.pulse[0].invert = c->audio.pulse_polarity == 1;
+	a->out.pulse[0].offset_us = c->audio.pulse_offset_us;
+	a->out.pulse[0].swing_permille = c->audio.pulse_swing;
+	a->out.run.channel = c->audio.run_channel - 1;
 }

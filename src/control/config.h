@@ -70,6 +70,29 @@ struct config {
 		int stop_on_loss;                 /* 1: clock loss stops; 0: free-run (enum key on_loss) */
 	} follow;
 	struct {
+		bool enabled;                     /* run the audio engine */
+		char device[CONFIG_STR_MAX];      /* ALSA PCM name, "null", or FILE.wav */
+		int rate;                         /* frames per second */
+		int channels;                     /* output channels */
+		int period;                       /* frames per period */
+		int periods;                      /* periods in the device buffer */
+		int format;                       /* enum audio_sample_fmt */
+		int priority;                     /* SCHED_FIFO priority of the audio thread */
+		int click_channel;                /* 1-based, 0 = no click */
+		int click_sound;                  /* enum audio_click_sound */
+		int click_level;                  /* percent */
+		int accent_level;                 /* percent, bar downbeats */
+		int32_t click_offset_us;          /* latency compensation */
+		int pulse_channel;                /* 1-based, 0 = no sync pulse */
+		int pulse_ppqn;                   /* pulses per quarter note */
+		int pulse_width_us;               /* high time */
+		int pulse_level;                  /* percent */
+		int pulse_polarity;               /* 1 = negative-going */
+		int32_t pulse_offset_us;          /* latency compensation */
+		int pulse_swing;                  /* permille, 500..750 */
+		int run_channel;                  /* 1-based DIN-sync run/stop line, 0 = none */
+	} audio;
+	struct {
 		int port;                         /* UDP and TCP port */
 		char bind[64];                    /* address to listen on */
 		char allow[512];                  /* accepted source networks, CIDR list */
@@ -113,6 +136,10 @@ int config_check(const struct config *c, char *err, size_t errlen);
  * Context: non-RT.
  */
 void config_print(const struct config *c, FILE *f);
+
+/* config_audio - the audio engine's settings from [audio].  Context: any. */
+struct audio_cfg;
+void config_audio(const struct config *c, struct audio_cfg *a);
 
 /* config_backend_name - "auto", "alsa", ...  Context: any. */
 const char *config_backend_name(int backend);

@@ -80,14 +80,15 @@ static int ctl_no_args(struct osc_req *req)
 /* Optional "when" argument: "now", "beat", "bar" (or 0/1 meaning now/bar). */
 static int ctl_arg_when(struct osc_req *req, int i, uint32_t *when)
 {
-	const char *s;
+	const char *s = NULL;
 	double v;
 
 	*when = ENGINE_WHEN_NOW;
 	if (i >= req->argc)
 		return 0;
 	if (req->types[i] == 's' || req->types[i] == 'S') {
-		osc_arg_string(req, i, "when", 8, &s);
+		if (osc_arg_string(req, i, "when", 64, &s) < 0)
+			return -EINVAL; /* replied already */
 		if (!strcmp(s, "now"))
 			*when = ENGINE_WHEN_NOW;
 		else if (!strcmp(s, "beat"))
@@ -137,6 +138,8 @@ static int ctl_tempo(struct osc_req *req)
 	if (osc_arg_number(req, 0, "tempo in BPM", 20, 999, &bpm) < 0 ||
 	    ctl_arg_when(req, 1, &when) < 0)
 		return 0;
+	if (atomic_load(&c->eng->stats.follow_state) != ENGINE_FOLLOW_OFF)
+		return osc_reply_error(req, "the tempo follows the external clock (follow is on)");
 	return ctl_post(req, ENGINE_CMD_TEMPO, when, (int64_t)llround(bpm * 1e6));
 }
 
@@ -171,7 +174,14 @@ static int ctl_stop(struct osc_req *req)
 
 static int ctl_continue(struct osc_req *req)
 {
-	return ctl_trigger(req) == 1 ? ctl_post(req, ENGINE_CMD_CONTINUE, 0, 0) : 0;
+	struct ctl *c = req->ctx;
+	struct clk_snapshot s;
+
+	if (ctl_trigger(req) != 1)
+		return 0;
+	if (ctl_snapshot(c, &s) && s.transport == CLK_PLAYING)
+		return osc_reply_error(req, "already playing (continue resumes a stopped transport)");
+	return ctl_post(req, ENGINE_CMD_CONTINUE, 0, 0);
 }
 
 static int ctl_locate(struct osc_req *req)

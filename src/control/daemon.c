@@ -33,11 +33,18 @@
 #include "control/log.h"
 #include "control/sdnotify.h"
 #include "engine/engine.h"
+#include "midi/midi_auto.h"
+#include "clock/timesrc_virtual.h"
+#include "audio/audio_engine.h"
+#include "audio/audio_wav.h"
+#include "audio/audio_alsa.h"
+#include "audio/audio_device.h"
+#include "audio/audio_null.h"
 #include "rt/rtthread.h"
 
 #define DAEMON_TICK_NS INT64_C(100000000)      /* control housekeeping period: 100 ms */
 #define DAEMON_STOP_WAIT_NS INT64_C(500000000) /* at most this for the final Stop to go out */
-#define DAEMON_POLL_MAX (4 + 2 + OSC_MAX_TCP_CLIENTS)
+#define DAEMON_POLL_MAX (4 + 8 + 2 + OSC_MAX_TCP_CLIENTS)
 
 struct daemon {
 	const struct daemon_opts *opts;  /* command line */
@@ -50,6 +57,17 @@ struct daemon {
 	int tick_fd;                     /* housekeeping timer */
 	int beat_fd;                     /* beat push timer */
 	bool ctl_open;                   /* the OSC server is up */
+	struct midi_auto midi;           /* the MIDI backend (ALSA, rawmidi or dump) */
+	struct audio_engine ae;          /* audio renderer (click, sync pulses) */
+	struct timesrc_posix ats;        /* the audio thread's own clock (its waits) */
+	struct audio_pcm *pcm;           /* ALSA PCM, when the device is one */
+	struct audio_device adev;        /* device backend (ALSA) */
+	struct audio_null anull;         /* null backend */
+	struct audio_backend *ab;        /* the running audio backend, or NULL */
+	bool midi_open;                  /* it is open */
+	struct midi_backend *mb;         /* its ops handle */
+	int svc_fds[8];                  /* backend fds the control loop polls for service() */
+	int nsvc;                        /* entries of svc_fds */
 	struct sdnotify sd;              /* systemd notifications */
 	int64_t wd_last_ns;              /* last WATCHDOG=1 sent */
 	uint64_t wd_iterations;          /* engine iterations at the last watchdog check */
@@ -94,6 +112,8 @@ int daemon_load_config(const struct daemon_opts *o, struct config *c, bool quiet
 	*c = tmp;
 	return 0;
 }
+
+static void daemon_midi_service(struct daemon *d);
 
 static void daemon_rtlog_sink(void *ctx, int level, int64_t t_ns, const char *text)
 {
@@ -301,6 +321,8 @@ static int daemon_loop(struct daemon *d)
 		pfd[n++] = (struct pollfd){ .fd = d->sfd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = d->tick_fd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = d->beat_fd, .events = POLLIN };
+		for (int i = 0; i < d->nsvc; i++)
+			pfd[n++] = (struct pollfd){ .fd = d->svc_fds[i], .events = POLLIN };
 		if (d->ctl_open)
 			n += osc_server_pollfds(&d->ctl.osc, pfd + n, DAEMON_POLL_MAX - n);
 		if (poll(pfd, (nfds_t)n, -1) < 0) {
@@ -315,6 +337,7 @@ static int daemon_loop(struct daemon *d)
 		}
 		if (d->ctl_open)
 			osc_server_service(&d->ctl.osc);
+		daemon_midi_service(d);
 		daemon_drain_engine(d);
 		if (d->ctl_open) {
 			if (pfd[2].revents & POLLIN) {
@@ -365,7 +388,166 @@ static void daemon_engine_cfg(const struct config *c, struct engine_cfg *e)
 	e->lookahead_ns = c->clock.lookahead_us * 1000;
 	e->bpm_micro = c->clock.bpm_micro;
 	e->quantum = c->clock.quantum;
-	e->nout = 0; /* outputs need a MIDI backend (wired with the backends) */
+	e->nout = c->nout;
+	for (int i = 0; i < c->nout; i++)
+		e->out[i] = c->out[i].clk;
+	e->follow = c->follow.enabled;
+	e->follow_stop_on_loss = c->follow.stop_on_loss != 0;
+}
+
+/*
+ * Open the configured MIDI backend, add a port per output and the clock
+ * input for follow mode; fill the port indices into `ecfg`.  With
+ * `clock` set (render), the dump backend is forced and stamps t_ns from it.
+ */
+int daemon_open_midi(struct midi_auto *ma, const struct config *c, struct engine_cfg *ecfg,
+		     midi_dump_clock_fn clock, void *clock_ctx)
+{
+	static const int kinds[] = {
+		[CONFIG_MIDI_AUTO] = MIDI_AUTO_AUTO, [CONFIG_MIDI_ALSA] = MIDI_AUTO_ALSA,
+		[CONFIG_MIDI_DUMP] = MIDI_AUTO_DUMP, [CONFIG_MIDI_RAWMIDI] = MIDI_AUTO_RAWMIDI,
+	};
+	struct midi_auto_cfg mc = { 0 };
+	struct midi_backend *b;
+	char msg[512] = "";
+	int r;
+
+	mc.kind = clock ? MIDI_AUTO_DUMP : kinds[c->midi.backend];
+	mc.alsa.client_name = c->midi.client_name;
+	mc.alsa.lookahead_ns = c->clock.lookahead_us * 1000;
+	mc.rawmidi.device = c->midi.rawmidi_device[0] ? c->midi.rawmidi_device : NULL;
+	mc.dump.path = c->midi.dump_file;
+	mc.dump.clock = clock;
+	mc.dump.clock_ctx = clock_ctx;
+	r = midi_auto_open(ma, &mc, msg, sizeof(msg));
+	if (msg[0])
+		logx(r < 0 ? LOG_ERR : LOG_WARNING, "%s", msg);
+	if (r < 0) {
+		if (!msg[0])
+			logx(LOG_ERR, "MIDI backend %s: %s", config_backend_name(c->midi.backend),
+			     strerror(-r));
+		return r;
+	}
+	b = midi_auto_backend(ma);
+	for (int i = 0; i < c->nout; i++) {
+		struct midi_port_cfg pc = { .dir = MIDI_PORT_OUT };
+		snprintf(pc.name, sizeof(pc.name), "%.63s", c->out[i].port[0] ? c->out[i].port : c->out[i].name);
+		snprintf(pc.connect, sizeof(pc.connect), "%.63s", c->out[i].connect);
+		r = b->ops->port_add(b, &pc);
+		if (r < 0) {
+			logx(LOG_ERR, "output %s: cannot create MIDI port '%s' (%s backend): %s",
+			     c->out[i].name, pc.name, b->ops->name, strerror(-r));
+			b->ops->close(b);
+			return r;
+		}
+		ecfg->out_port[i] = r;
+	}
+	ecfg->follow_port = -1;
+	if (!clock) {
+		struct midi_port_cfg pc = { .dir = MIDI_PORT_IN };
+		snprintf(pc.name, sizeof(pc.name), "%.63s", c->follow.input);
+		snprintf(pc.connect, sizeof(pc.connect), "%.63s", c->follow.connect);
+		r = b->ops->port_add(b, &pc);
+		if (r >= 0) {
+			ecfg->follow_port = r;
+		} else if (c->follow.enabled) {
+			logx(LOG_ERR, "follow: cannot create the clock input '%s' (%s backend): %s",
+			     pc.name, b->ops->name, strerror(-r));
+			b->ops->close(b);
+			return r;
+		}
+	}
+	if (ecfg->follow_port < 0)
+		ecfg->follow = false;
+	logx(LOG_INFO, "MIDI: %s backend, %d output%s%s", b->ops->name, c->nout, c->nout == 1 ? "" : "s",
+	     ecfg->follow_port >= 0 ? ", clock input for follow mode" : "");
+	return 0;
+}
+
+static bool daemon_audio_snapshot(void *ctx, struct clk_snapshot *out) RT_SAFE
+{
+	return engine_snapshot(ctx, out);
+}
+
+/*
+ * Start the audio engine on its own RT thread when [audio] is enabled:
+ * an ALSA PCM (retried in the background while absent, without disturbing
+ * MIDI) or the null backend.  Failure to set up is logged and MIDI runs on.
+ */
+static void daemon_audio_start(struct daemon *d)
+{
+	struct audio_cfg a;
+	struct audio_device_cfg dc;
+	char err[256];
+	int kind, r;
+
+	if (!d->cfg.audio.enabled)
+		return;
+	config_audio(&d->cfg, &a);
+	kind = audio_cfg_backend(a.device);
+	if (kind == AUDIO_BACKEND_WAV) {
+		logx(LOG_ERR, "audio: %s: a WAV file is for --render; live audio needs an ALSA "
+			      "device or null", a.device);
+		return;
+	}
+	if (audio_engine_init(&d->ae, &a, daemon_audio_snapshot, &d->eng, err, sizeof(err)) < 0 ||
+	    timesrc_posix_open(&d->ats) < 0) {
+		logx(LOG_ERR, "audio: %s", err);
+		return;
+	}
+	if (kind == AUDIO_BACKEND_NULL) {
+		r = audio_null_open(&d->anull, &d->ats.base, &a.fmt, a.priority, audio_engine_render_cb,
+				    &d->ae, err, sizeof(err));
+		if (r == 0)
+			d->ab = &d->anull.base;
+	} else {
+		r = audio_alsa_pcm_new(&d->pcm, a.device);
+		if (r == 0) {
+			audio_device_cfg_defaults(&dc);
+			dc.priority = a.priority;
+			r = audio_device_init(&d->adev, d->pcm, &d->ats.base, &a.fmt, &dc,
+					      audio_engine_render_cb, &d->ae, err, sizeof(err));
+			if (r == 0)
+				d->ab = &d->adev.base;
+		} else {
+			snprintf(err, sizeof(err), "%s", strerror(-r));
+		}
+	}
+	if (!d->ab || d->ab->ops->start(d->ab) < 0) {
+		logx(LOG_ERR, "audio: %s: %s (MIDI runs on without audio)", a.device, err);
+		d->ab = NULL;
+		return;
+	}
+	logx(LOG_INFO, "audio: %s, %u Hz, %u channels, period %u x %u", a.device, a.fmt.rate,
+	     a.fmt.channels, a.fmt.period, a.fmt.periods);
+}
+
+static void daemon_audio_stop(struct daemon *d)
+{
+	if (!d->ab)
+		return;
+	d->ab->ops->close(d->ab);
+	d->ab = NULL;
+	if (d->pcm)
+		audio_alsa_pcm_del(d->pcm);
+	d->pcm = NULL;
+	timesrc_posix_close(&d->ats);
+}
+
+static void daemon_midi_service(struct daemon *d)
+{
+	struct midi_notify n[16];
+	int k;
+
+	if (!d->midi_open)
+		return;
+	while ((k = d->mb->ops->service(d->mb, n, 16)) > 0) {
+		for (int i = 0; i < k; i++)
+			logx(LOG_INFO, "MIDI: port %u %s %s", n[i].port,
+			     n[i].type == MIDI_NOTIFY_CONNECTED ? "connected to" : "lost", n[i].peer);
+		if (k < 16)
+			break;
+	}
 }
 
 int daemon_run(const struct daemon_opts *o)
@@ -408,10 +590,23 @@ int daemon_run(const struct daemon_opts *o)
 		goto out_fds;
 	}
 	daemon_engine_cfg(&d->cfg, &ecfg);
-	r = engine_init(&d->eng, &d->ts.base, NULL, &ecfg);
+	if (daemon_open_midi(&d->midi, &d->cfg, &ecfg, NULL, NULL) < 0)
+		goto out_ts;
+	d->midi_open = true;
+	d->mb = midi_auto_backend(&d->midi);
+	{
+		int fds[TIMESRC_POSIX_MAX_FDS];
+		int k = d->mb->ops->input_fds(d->mb, fds, TIMESRC_POSIX_MAX_FDS);
+		for (int i = 0; i < k; i++)
+			timesrc_posix_watch_fd(&d->ts, fds[i]); /* the engine wakes for input */
+		d->nsvc = d->mb->ops->service_fds(d->mb, d->svc_fds, 8);
+		if (d->nsvc < 0)
+			d->nsvc = 0;
+	}
+	r = engine_init(&d->eng, &d->ts.base, d->mb, &ecfg);
 	if (r < 0) {
 		logx(LOG_ERR, "engine: %s", strerror(-r));
-		goto out_ts;
+		goto out_midi;
 	}
 	_Static_assert(sizeof(scfg.bind) == sizeof(d->cfg.osc.bind), "bind buffers differ");
 	memcpy(scfg.bind, d->cfg.osc.bind, sizeof(scfg.bind));
@@ -422,7 +617,7 @@ int daemon_run(const struct daemon_opts *o)
 	    ((scfg.udp || scfg.tcp) &&
 	     ctl_open(&d->ctl, &d->eng, &d->ts.base, &d->cfg, &scfg, err, sizeof(err)) < 0)) {
 		logx(LOG_ERR, "%s", err);
-		goto out_ts;
+		goto out_midi;
 	}
 	d->ctl_open = scfg.udp || scfg.tcp;
 	d->ctl.reload = daemon_reload;
@@ -442,6 +637,7 @@ int daemon_run(const struct daemon_opts *o)
 		logx(LOG_WARNING, "%s", warn);
 	if (d->cfg.clock.start)
 		daemon_post(d, ENGINE_CMD_START, ENGINE_WHEN_NOW, 0);
+	daemon_audio_start(d);
 	logx(LOG_NOTICE, "running: rt: %s (SCHED_FIFO priority %d), memory locked: %s, "
 			 "tempo %.3f BPM, OSC %s port %d",
 	     st.rt ? "true" : "false", st.priority, d->ctl.mlocked ? "yes" : "no",
@@ -458,6 +654,7 @@ int daemon_run(const struct daemon_opts *o)
 	sdnotify_send(&d->sd, "STOPPING=1");
 
 	daemon_stop_transport(d);
+	daemon_audio_stop(d);
 	while (engine_post(&d->eng, &quit) < 0)
 		usleep(1000); /* ring full: the engine is draining it */
 	rt_thread_join(&engine_thread, NULL);
@@ -467,6 +664,11 @@ int daemon_run(const struct daemon_opts *o)
 out_ctl:
 	if (d->ctl_open)
 		ctl_close(&d->ctl);
+out_midi:
+	if (d->midi_open) {
+		daemon_midi_service(d); /* the dump backend writes what is left */
+		d->mb->ops->close(d->mb);
+	}
 out_ts:
 	timesrc_posix_close(&d->ts);
 out_fds:
@@ -476,4 +678,93 @@ out_fds:
 		close(d->beat_fd);
 	close(d->sfd);
 	return status;
+}
+
+/* ---- --render: the whole engine in virtual time ------------------------- */
+
+static int64_t daemon_render_clock(void *ctx) RT_SAFE
+{
+	return timesrc_now_ns((struct timesrc *)ctx);
+}
+
+static bool daemon_render_snapshot(void *ctx, struct clk_snapshot *out) RT_SAFE
+{
+	return engine_snapshot(ctx, out);
+}
+
+/*
+ * Render `seconds` of output as fast as possible: the engine on a virtual
+ * clock starting at 0, the dump backend writing exactly what real time
+ * would send (due_ns and t_ns in virtual ns), and with an audio file the
+ * click and sync pulses rendered in lock-step from the same timeline.
+ * Output is deterministic: the same configuration gives the same bytes.
+ */
+int daemon_render(const struct daemon_opts *o, int64_t duration_ns, const char *audio_path)
+{
+	static struct config cfg;
+	static struct engine eng;
+	static struct timesrc_virtual vt;
+	static struct midi_auto ma;
+	static struct audio_engine ae;
+	static struct audio_wav wav;
+	struct engine_cfg ecfg;
+	struct audio_cfg acfg;
+	struct midi_backend *mb;
+	char err[CONFIG_ERR_MAX];
+	const int64_t step = INT64_C(10000000); /* drain the dump every 10 ms of virtual time */
+	bool audio = audio_path != NULL;
+	int r;
+
+	if (daemon_load_config(o, &cfg, true) < 0)
+		return 1;
+	daemon_apply_log_level(o, &cfg);
+	timesrc_virtual_init(&vt, 0);
+	daemon_engine_cfg(&cfg, &ecfg);
+	ecfg.follow = false;
+	if (daemon_open_midi(&ma, &cfg, &ecfg, daemon_render_clock, &vt.base) < 0)
+		return 1;
+	mb = midi_auto_backend(&ma);
+	r = engine_init(&eng, &vt.base, mb, &ecfg);
+	if (r < 0) {
+		logx(LOG_ERR, "engine: %s", strerror(-r));
+		mb->ops->close(mb);
+		return 1;
+	}
+	if (audio) {
+		config_audio(&cfg, &acfg);
+		snprintf(acfg.device, sizeof(acfg.device), "%.63s", audio_path);
+		if (audio_engine_init(&ae, &acfg, daemon_render_snapshot, &eng, err, sizeof(err)) < 0 ||
+		    audio_wav_open(&wav, audio_path, &acfg.fmt, 0,
+				   duration_ns * (int64_t)acfg.fmt.rate / 1000000000, audio_engine_render_cb,
+				   &ae, err, sizeof(err)) < 0) {
+			logx(LOG_ERR, "audio: %s", err);
+			mb->ops->close(mb);
+			return 1;
+		}
+	}
+	if (cfg.clock.start) {
+		struct engine_cmd c = { .type = ENGINE_CMD_START, .u32 = ENGINE_WHEN_NOW };
+		engine_post(&eng, &c);
+	}
+	eng.emit_limit = duration_ns; /* nothing due at or after the end */
+	for (int64_t t = step;; t += step) {
+		int64_t until = t < duration_ns ? t : duration_ns;
+		engine_run_until(&eng, until);
+		if (audio && audio_wav_render_until(&wav, until) < 0) {
+			logx(LOG_ERR, "audio: cannot write %s", audio_path);
+			break;
+		}
+		if (ma.kind == MIDI_AUTO_DUMP)
+			midi_dump_drain(&ma.u.dump);
+		rtlog_drain(&eng.log, daemon_rtlog_sink, NULL);
+		if (until == duration_ns)
+			break;
+	}
+	if (audio)
+		r = wav.base.ops->close(&wav.base); /* finishes the header */
+	mb->ops->close(mb);
+	logx(LOG_INFO, "rendered %.3f s: %llu MIDI events%s%s", duration_ns / 1e9,
+	     (unsigned long long)atomic_load(&eng.stats.sent), audio ? ", audio to " : "",
+	     audio ? audio_path : "");
+	return 0;
 }

@@ -28,6 +28,27 @@ struct config;
 int daemon_load_config(const struct daemon_opts *o, struct config *c, bool quiet);
 
 /*
+ * daemon_open_midi - open the configured MIDI backend with a port per
+ * output (and the follow clock input), filling ecfg's port indices; with a
+ * clock (render) the dump backend is forced and stamps t_ns from it.
+ * Logs and returns -errno on failure.  Context: non-RT.
+ */
+struct engine_cfg;
+struct midi_auto;
+#include "midi/midi_dump.h"
+int daemon_open_midi(struct midi_auto *ma, const struct config *c, struct engine_cfg *ecfg,
+		     midi_dump_clock_fn clock, void *clock_ctx);
+
+/*
+ * daemon_render - run the engine in virtual time for `duration_ns` and exit:
+ * the dump backend prints exactly what real time would send; with
+ * `audio_path` (a .wav file) the audio is rendered in lock-step.
+ * Returns the process exit status.  Context: the main thread.
+ */
+#include <stdint.h>
+int daemon_render(const struct daemon_opts *o, int64_t duration_ns, const char *audio_path);
+
+/*
  * daemon_run - run until SIGINT/SIGTERM.  Returns the process exit status.
  * Context: the main thread.
  */

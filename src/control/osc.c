@@ -350,10 +350,10 @@ int osc_arg_number(struct osc_req *req, int i, const char *what, double min, dou
 		return -EINVAL;
 	}
 	switch (req->types[i]) {
-	case 'i': v = req->argv[i]->i; break;
-	case 'h': v = (double)req->argv[i]->h; break;
-	case 'f': v = req->argv[i]->f; break;
-	case 'd': v = req->argv[i]->d; break;
+	case 'i': v = osc_i32(req->argv[i]); break;
+	case 'h': v = (double)osc_i64(req->argv[i]); break;
+	case 'f': v = osc_f32(req->argv[i]); break;
+	case 'd': v = osc_f64(req->argv[i]); break;
 	default:
 		osc_reply_error(req, "argument %d (%s) is a %s: expected a number (int or float) from "
 				"%g to %g", i + 1, what, osc_type_name(req->types[i]), min, max);
@@ -397,11 +397,11 @@ int osc_arg_string(struct osc_req *req, int i, const char *what, size_t max, con
 		osc_reply_error(req, "argument %d (%s): expected a string", i + 1, what);
 		return -EINVAL;
 	}
-	if (strlen(&req->argv[i]->s) > max) {
+	if (strlen(osc_str(req->argv[i])) > max) {
 		osc_reply_error(req, "argument %d (%s): longer than %zu bytes", i + 1, what, max);
 		return -EINVAL;
 	}
-	*out = &req->argv[i]->s;
+	*out = osc_str(req->argv[i]);
 	return 0;
 }
 
@@ -490,6 +490,16 @@ static void osc_dispatch_packet(struct osc_server *s, const struct osc_peer *fro
 		osc_dispatch_packet(s, from, data + off, n, depth + 1);
 		off += n;
 	}
+}
+
+void osc_server_dispatch(struct osc_server *s, const struct osc_peer *from, uint8_t *data,
+			 size_t size)
+{
+	if (size > OSC_MAX_PACKET) {
+		s->stats.oversize++;
+		return;
+	}
+	osc_dispatch_packet(s, from, data, size, 0);
 }
 
 static void osc_service_udp(struct osc_server *s, int *count)

@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #define OSC_MAX_PACKET 8192      /* bytes; larger packets are refused and counted */
@@ -129,6 +130,14 @@ int osc_server_pollfds(struct osc_server *s, struct pollfd *pfd, int max);
 int osc_server_service(struct osc_server *s);
 
 /*
+ * osc_server_dispatch - handle one packet as if it had arrived from `from`
+ * (after the allow-list and size checks): for tests and fuzzing.  `data` may
+ * be modified.  Context: control thread.
+ */
+void osc_server_dispatch(struct osc_server *s, const struct osc_peer *from, uint8_t *data,
+			 size_t size);
+
+/*
  * osc_send - send message `m` to `to` at `path` (over the same TCP
  * connection it came on, or UDP).  Returns 0 or -errno (counted).
  * Context: control thread.
@@ -154,6 +163,18 @@ int osc_arg_number(struct osc_req *req, int i, const char *what, double min, dou
 		   double *out);
 int osc_arg_bool(struct osc_req *req, int i, const char *what, bool *out);
 int osc_arg_string(struct osc_req *req, int i, const char *what, size_t max, const char **out);
+
+/*
+ * Argument accessors.  liblo's lo_arg pointers point into the packet,
+ * aligned to 4 bytes only, while lo_arg is a union with 8-byte members:
+ * reading through `arg->d` is undefined behaviour (UBSan says so), so the
+ * values are copied out instead.  Context: any.
+ */
+static inline int32_t osc_i32(const void *a) { int32_t v; memcpy(&v, a, sizeof(v)); return v; }
+static inline float osc_f32(const void *a) { float v; memcpy(&v, a, sizeof(v)); return v; }
+static inline int64_t osc_i64(const void *a) { int64_t v; memcpy(&v, a, sizeof(v)); return v; }
+static inline double osc_f64(const void *a) { double v; memcpy(&v, a, sizeof(v)); return v; }
+static inline const char *osc_str(const void *a) { return (const char *)a; }
 
 /* osc_peer_str - "udp 127.0.0.1:5000" for logs.  Context: any. */
 void osc_peer_str(const struct osc_peer *p, char *buf, size_t n);

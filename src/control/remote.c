@@ -9,6 +9,7 @@
  * exit 3 with a hint, since UDP gives no other sign of a dead daemon.
  */
 #include "control/remote.h"
+#include "control/osc.h"
 
 #include <errno.h>
 #include <lo/lo.h>
@@ -75,19 +76,19 @@ static void remote_print_push(struct remote *r, const char *path, const char *ty
 		 now.tv_nsec / 1000000);
 	if (!strcmp(path, "/phasorsync/transport") && argc == 2 && types[0] == 's')
 		printf(r->json ? "{\"time\":\"%s\",\"event\":\"transport\",\"state\":\"%s\",\"beat\":%.3f}\n"
-			       : "%s  transport %s at beat %.2f\n", ts, &argv[0]->s, argv[1]->f);
+			       : "%s  transport %s at beat %.2f\n", ts, osc_str(argv[0]), osc_f32(argv[1]));
 	else if (!strcmp(path, "/phasorsync/tempo") && argc == 1 && types[0] == 'f')
 		printf(r->json ? "{\"time\":\"%s\",\"event\":\"tempo\",\"bpm\":%.3f}\n"
-			       : "%s  tempo %.3f BPM\n", ts, argv[0]->f);
+			       : "%s  tempo %.3f BPM\n", ts, osc_f32(argv[0]));
 	else if (!strcmp(path, "/phasorsync/beat") && argc == 2)
 		printf(r->json ? "{\"time\":\"%s\",\"event\":\"beat\",\"bar\":%d,\"beat\":%d}\n"
-			       : "%s  beat %d.%d\n", ts, argv[0]->i, argv[1]->i);
+			       : "%s  beat %d.%d\n", ts, osc_i32(argv[0]), osc_i32(argv[1]));
 	else if (!strcmp(path, "/phasorsync/bar") && argc == 1)
 		printf(r->json ? "{\"time\":\"%s\",\"event\":\"bar\",\"bar\":%d}\n"
-			       : "%s  bar %d\n", ts, argv[0]->i);
+			       : "%s  bar %d\n", ts, osc_i32(argv[0]));
 	else if (!strcmp(path, "/phasorsync/locate") && argc == 1 && types[0] == 'f')
 		printf(r->json ? "{\"time\":\"%s\",\"event\":\"locate\",\"beat\":%.3f}\n"
-			       : "%s  locate beat %.2f\n", ts, argv[0]->f);
+			       : "%s  locate beat %.2f\n", ts, osc_f32(argv[0]));
 	fflush(stdout);
 }
 
@@ -97,8 +98,8 @@ static int remote_handler(const char *path, const char *types, lo_arg **argv, in
 	struct remote *r = user;
 
 	if (!strcmp(path, "/phasorsync/error")) {
-		fprintf(stderr, "phasorctl: %s: %s\n", argc > 0 && types[0] == 's' ? &argv[0]->s : "?",
-			argc > 1 && types[1] == 's' ? &argv[1]->s : "error");
+		fprintf(stderr, "phasorctl: %s: %s\n", argc > 0 && types[0] == 's' ? osc_str(argv[0]) : "?",
+			argc > 1 && types[1] == 's' ? osc_str(argv[1]) : "error");
 		r->done = true;
 		r->status = REMOTE_EXIT_REFUSED;
 	} else if (!strcmp(path, "/phasorsync/ok") && !r->watching) {
@@ -207,12 +208,12 @@ static void remote_print_status(struct remote *r)
 	if (r->json) {
 		printf("{");
 		for (int i = 0; i + 1 < argc; i += 2) {
-			printf("%s\"%s\":", i ? "," : "", &argv[i]->s);
+			printf("%s\"%s\":", i ? "," : "", osc_str(argv[i]));
 			switch (types[i + 1]) {
-			case 's': printf("\"%s\"", &argv[i + 1]->s); break;
-			case 'f': printf("%.6g", argv[i + 1]->f); break;
-			case 'i': printf("%d", argv[i + 1]->i); break;
-			case 'h': printf("%lld", (long long)argv[i + 1]->h); break;
+			case 's': printf("\"%s\"", osc_str(argv[i + 1])); break;
+			case 'f': printf("%.6g", osc_f32(argv[i + 1])); break;
+			case 'i': printf("%d", osc_i32(argv[i + 1])); break;
+			case 'h': printf("%lld", (long long)osc_i64(argv[i + 1])); break;
 			default: printf("null"); break;
 			}
 		}
@@ -220,12 +221,12 @@ static void remote_print_status(struct remote *r)
 		return;
 	}
 	for (int i = 0; i + 1 < argc; i += 2) {
-		printf("%-18s ", &argv[i]->s);
+		printf("%-18s ", osc_str(argv[i]));
 		switch (types[i + 1]) {
-		case 's': printf("%s\n", &argv[i + 1]->s); break;
-		case 'f': printf("%.3f\n", argv[i + 1]->f); break;
-		case 'i': printf("%d\n", argv[i + 1]->i); break;
-		case 'h': printf("%lld\n", (long long)argv[i + 1]->h); break;
+		case 's': printf("%s\n", osc_str(argv[i + 1])); break;
+		case 'f': printf("%.3f\n", osc_f32(argv[i + 1])); break;
+		case 'i': printf("%d\n", osc_i32(argv[i + 1])); break;
+		case 'h': printf("%lld\n", (long long)osc_i64(argv[i + 1])); break;
 		default: printf("?\n"); break;
 		}
 	}
@@ -292,16 +293,16 @@ static int remote_dispatch(struct remote *r, int argc, char **argv)
 	}
 	if (!strcmp(cmd, "tempo") || !strcmp(cmd, "quantum")) {
 		bool tempo = !strcmp(cmd, "tempo");
-		snprintf(path, sizeof(path), "/phasorsync/%s", cmd);
+		const char *qpath = tempo ? "/phasorsync/tempo" : "/phasorsync/quantum";
 		if (argc == 1) {
-			st = remote_call(r, path, lo_message_new(), path);
+			st = remote_call(r, qpath, lo_message_new(), qpath);
 			if (st == REMOTE_EXIT_OK) {
 				lo_arg **a = lo_message_get_argv(r->reply);
 				const char *t = lo_message_get_types(r->reply);
 				if (tempo && t[0] == 'f')
-					printf(r->json ? "{\"tempo\":%.3f}\n" : "%.3f BPM\n", a[0]->f);
+					printf(r->json ? "{\"tempo\":%.3f}\n" : "%.3f BPM\n", osc_f32(a[0]));
 				else if (!tempo && t[0] == 'i')
-					printf(r->json ? "{\"quantum\":%d}\n" : "%d\n", a[0]->i);
+					printf(r->json ? "{\"quantum\":%d}\n" : "%d\n", osc_i32(a[0]));
 			}
 			return st;
 		}
@@ -320,7 +321,7 @@ static int remote_dispatch(struct remote *r, int argc, char **argv)
 			lo_message_add_int32(m, (int32_t)v);
 		if (argc == 3)
 			lo_message_add_string(m, argv[2]);
-		return remote_call(r, path, m, NULL);
+		return remote_call(r, qpath, m, NULL);
 	}
 	if (!strcmp(cmd, "start")) {
 		const char *when = argc > 1 ? argv[1] : "now";
@@ -364,9 +365,9 @@ static int remote_dispatch(struct remote *r, int argc, char **argv)
 				lo_arg **a = lo_message_get_argv(r->reply);
 				const char *t = lo_message_get_types(r->reply);
 				if (t[0] == 'f')
-					printf(r->json ? "{\"%s\":%.3f}\n" : "%s %.3f\n", argv[2], a[0]->f);
+					printf(r->json ? "{\"%s\":%.3f}\n" : "%s %.3f\n", argv[2], osc_f32(a[0]));
 				else if (t[0] == 'i')
-					printf(r->json ? "{\"%s\":%d}\n" : "%s %d\n", argv[2], a[0]->i);
+					printf(r->json ? "{\"%s\":%d}\n" : "%s %d\n", argv[2], osc_i32(a[0]));
 			}
 			return st;
 		}

@@ -339,7 +339,7 @@ static void eng_send(struct engine *e, int out, const struct midi_msg *m, int64_
 
 	if (r == 0) {
 		atomic_fetch_add_explicit(&e->stats.sent, 1, memory_order_relaxed);
-		if (due < now)
+		if (now - due > ENGINE_LATE_NS)
 			atomic_fetch_add_explicit(&e->stats.late, 1, memory_order_relaxed);
 	} else if (r != -ENOTCONN) {
 		atomic_fetch_add_explicit(&e->stats.send_errors, 1, memory_order_relaxed);
@@ -891,7 +891,6 @@ void *engine_run(void *arg) RT_SAFE
 
 int engine_run_until(struct engine *e, int64_t t_end_ns) RT_SAFE
 {
-	e->emit_limit = t_end_ns;
 	while (timesrc_now_ns(e->ts) < t_end_ns) {
 		if (e->next_deadline > t_end_ns)
 			e->next_deadline = t_end_ns;

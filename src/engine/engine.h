@@ -51,6 +51,8 @@
 #define ENGINE_IDLE_PERIOD_NS INT64_C(10000000) /* heartbeat grid when idle: 10 ms */
 #define ENGINE_LOOKAHEAD_MAX_NS INT64_C(100000000) /* 100 ms */
 #define ENGINE_LEAD_MAX_NS INT64_C(1000000)        /* Start/Stop lead before the pulse: 1 ms */
+#define ENGINE_LATE_NS INT64_C(1000000)            /* "late": handed out over 1 ms after due (in
+						      direct mode every event is a few us late) */
 
 enum engine_cmd_type {
 	ENGINE_CMD_NOP = 0,        /* does nothing; used by tests */
@@ -124,7 +126,7 @@ struct engine_stats {
 	_Atomic uint64_t lateness_hist[ENGINE_LAT_BUCKETS]; /* wake-up lateness, log2 us buckets */
 	_Atomic int64_t lateness_max_ns;                /* worst wake-up lateness seen */
 	_Atomic uint64_t sent;                          /* events handed to the backend */
-	_Atomic uint64_t late;                          /* events handed out after their due time */
+	_Atomic uint64_t late;                          /* events handed out more than ENGINE_LATE_NS after due */
 	_Atomic uint64_t send_errors;                   /* backend refusals (other than no peer) */
 	_Atomic uint64_t event_drops;                   /* one-shot events lost: pool or queue full */
 	_Atomic uint32_t queue_high_water;              /* most one-shot events queued at once */
@@ -248,7 +250,10 @@ void *engine_run(void *arg) RT_SAFE;
 
 /*
  * engine_run_until - engine_step() until the time source reaches `t_end_ns`
- * or quit (for virtual-time rendering).  Returns 1 if quit was requested.
+ * or quit (for virtual-time rendering, in as many slices as the caller
+ * likes: slicing does not change what is sent when).  Returns 1 if quit was
+ * requested.  A render's end is set once with e->emit_limit: events due at
+ * or after it are never handed out.
  * Context: RT; the thread that owns the engine.
  */
 int engine_run_until(struct engine *e, int64_t t_end_ns) RT_SAFE;
