@@ -12,14 +12,18 @@ exactly the record `phasorctl decode` prints for the same message's bytes.
 Output: TAP.
 
 usage: test_dump_schema.py MIDI_PROBE PHASORCTL
+In a cross build meson puts its exe_wrapper (qemu) in $MESON_EXE_WRAPPER;
+both programs then run through it.
 """
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
 
-PROBE, PHASORCTL = sys.argv[1], sys.argv[2]
+WRAP = shlex.split(os.environ.get("MESON_EXE_WRAPPER", ""))
+PROBE, PHASORCTL = [*WRAP, sys.argv[1]], [*WRAP, sys.argv[2]]
 results = []
 
 
@@ -34,7 +38,7 @@ SENT = (bytes([0xC2, 5, 0xB1, 7, 99, 0xE3, 0x00, 0x50, 0xD4, 33, 0xA5, 61, 44,
 
 with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, "dump.jsonl")
-    p = subprocess.run([PROBE, "--backend", "auto", "--seq-device", os.path.join(tmp, "no-seq"),
+    p = subprocess.run([*PROBE, "--backend", "auto", "--seq-device", os.path.join(tmp, "no-seq"),
                         "--dump-file", out, "send", "--count", "3", "--period-ms", "2"],
                        capture_output=True, text=True, timeout=60)
     warnings = [l for l in p.stdout.splitlines() if l.startswith("warning ")]
@@ -44,7 +48,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check("the probe reports the dump backend", "backend dump" in p.stdout.splitlines(), p.stdout)
     lines = open(out).read().splitlines() if os.path.exists(out) else []
 
-d = subprocess.run([PHASORCTL, "decode"], input=SENT, capture_output=True, timeout=60)
+d = subprocess.run([*PHASORCTL, "decode"], input=SENT, capture_output=True, timeout=60)
 ref = d.stdout.decode().splitlines()
 check("phasorctl decode of the same bytes gives 17 records", d.returncode == 0 and len(ref) == 17,
       d.stdout.decode() + d.stderr.decode())
