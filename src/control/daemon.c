@@ -518,6 +518,10 @@ static void daemon_audio_start(struct daemon *d)
 		d->ab = NULL;
 		return;
 	}
+	/* The audio thread renders up to a whole device buffer (plus the period
+	 * being rendered) ahead of now: changes must not land inside it. */
+	d->eng.commit_ahead_ns = (int64_t)a.fmt.period * (a.fmt.periods + 1) * 1000000000 /
+				 (int64_t)a.fmt.rate;
 	logx(LOG_INFO, "audio: %s, %u Hz, %u channels, period %u x %u", a.device, a.fmt.rate,
 	     a.fmt.channels, a.fmt.period, a.fmt.periods);
 }
@@ -623,6 +627,7 @@ int daemon_run(const struct daemon_opts *o)
 	d->ctl.reload = daemon_reload;
 	d->ctl.reload_ctx = d;
 
+	daemon_audio_start(d); /* before the engine thread: it sets eng.commit_ahead_ns */
 	tcfg = (struct rt_thread_cfg){ .name = "ps-engine", .priority = d->cfg.rt.priority,
 				       .cpu = d->cfg.rt.cpu };
 	r = rt_thread_start(&engine_thread, &tcfg, engine_run, &d->eng);
@@ -637,7 +642,6 @@ int daemon_run(const struct daemon_opts *o)
 		logx(LOG_WARNING, "%s", warn);
 	if (d->cfg.clock.start)
 		daemon_post(d, ENGINE_CMD_START, ENGINE_WHEN_NOW, 0);
-	daemon_audio_start(d);
 	logx(LOG_NOTICE, "running: rt: %s (SCHED_FIFO priority %d), memory locked: %s, "
 			 "tempo %.3f BPM, OSC %s port %d",
 	     st.rt ? "true" : "false", st.priority, d->ctl.mlocked ? "yes" : "no",
@@ -662,6 +666,7 @@ int daemon_run(const struct daemon_opts *o)
 	logx(LOG_NOTICE, "stopped");
 	sdnotify_close(&d->sd);
 out_ctl:
+	daemon_audio_stop(d); /* idempotent */
 	if (d->ctl_open)
 		ctl_close(&d->ctl);
 out_midi:

@@ -155,6 +155,7 @@ int engine_init(struct engine *e, struct timesrc *ts, struct midi_backend *midi,
 	e->next_deadline = now + ENGINE_IDLE_PERIOD_NS;
 	e->emit_limit = INT64_MAX;
 	e->lat_samples = NULL;
+	e->commit_ahead_ns = 0;
 	e->follow_port = cfg->follow_port;
 	e->follow_stop_on_loss = cfg->follow_stop_on_loss;
 	e->follow = false;
@@ -247,10 +248,14 @@ static int64_t eng_lead_ns(const struct engine *e, int64_t pos) RT_SAFE
 	return eng_min64(ENGINE_LEAD_MAX_NS, tick / 4);
 }
 
-/* The first position after everything already handed out and after `t`. */
+/* The first position after everything already handed out, after `t`, and
+ * after what the audio thread may already have rendered (commit_ahead_ns):
+ * a change there is heard at the same instant in MIDI and audio. */
 static int64_t eng_first_free_pos(const struct engine *e, int64_t t) RT_SAFE
 {
-	return tl_pos_at(&e->tl, eng_max64(e->committed_t, t)) + 1;
+	int64_t rendered = timesrc_now_ns(e->ts) + e->commit_ahead_ns;
+
+	return tl_pos_at(&e->tl, eng_max64(eng_max64(e->committed_t, t), rendered)) + 1;
 }
 
 /* Queue a one-shot message for output `out`, `base` being its timeline time

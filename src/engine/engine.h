@@ -201,6 +201,8 @@ struct engine {
 	int64_t next_deadline;                          /* the next wait's deadline */
 	int64_t emit_limit;                             /* events due at or after this wait (render end) */
 	struct ring *lat_samples;                       /* optional: int64_t lateness per deadline wake (bench) */
+	int64_t commit_ahead_ns;                        /* others render this far ahead (audio buffer):
+							   changes never take effect before now + it */
 	int follow_port;                                /* input port followed, -1 = none */
 	bool follow;                                    /* follower mode on */
 	bool follow_stop_on_loss;                       /* loss stops (else free-run) */
