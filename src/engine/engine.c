@@ -525,11 +525,11 @@ static void eng_pat_emit(struct engine *e, int i, int64_t now) RT_SAFE
 		eng_pat_publish(e, i);
 		return;
 	}
-	pattern_cursor_next(&s->cur);
 	if (s->cur.loop_start != s->last_loop) {
 		s->last_loop = s->cur.loop_start;
 		atomic_fetch_add_explicit(&e->pat_status[i].loops, 1, memory_order_relaxed);
 	}
+	pattern_cursor_next(&s->cur);
 	if (ev->msg.type == MIDI_NOTE_ON) {
 		int r;
 		if (eng_pat_muted(e, i))
