@@ -14,7 +14,8 @@
  * `play_from` until `play_until`; clock outputs, each a pulse grid anchored
  * at the song origin with its own ppqn, swing and offset
  * (clock/clkout.h); and a timed queue of one-shot events (Start, Stop,
- * Continue, Song Position Pointer; later pattern notes).
+ * Continue, Song Position Pointer); and pattern slots (engine_pattern)
+ * playing immutable patterns with every note-on tracked (notetrack.h).
  *
  * Commitment: an event handed to the backend cannot be taken back, so every
  * change (tempo, start, stop, locate) takes effect at a position after the
