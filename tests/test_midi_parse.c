@@ -380,6 +380,73 @@ static void check_big_sysex(const struct row *r, const char *s)
 	assert_int_equal(chunks, (BIG_SYSEX + MIDI_SYSEX_CHUNK_MAX - 1) / MIDI_SYSEX_CHUNK_MAX);
 }
 
+/* Every status byte heading a message, with running status and real-time
+ * bytes between and inside messages: long enough for the parser's
+ * whole-message fast path, whose per-status table this checks against the
+ * byte loop (byte-by-byte feeding) and against the expected tokens. */
+static char every_status_want[8192]; /* expected tokens, made by gen_every_status() */
+
+static size_t gen_every_status(uint8_t *buf, size_t cap)
+{
+	static const uint8_t common[] = { 0xF1, 0xF3, 0xF2, 0xF6 };
+	static const uint8_t rt[] = { 0xF8, 0xFA, 0xFB, 0xFC, 0xFE, 0xFF };
+	size_t n = 0, w = 0;
+
+#define ES_TOK(...) (w += (size_t)snprintf(every_status_want + w, sizeof(every_status_want) - w, \
+					   __VA_ARGS__))
+	for (unsigned st = 0x80; st < 0xF0; st++) {
+		int two = midi_data_len((uint8_t)st) == 2;
+		uint8_t v = (uint8_t)(st & 0x7F);
+
+		/* status + data, running status twice, a clock between and one inside */
+		buf[n++] = (uint8_t)st;
+		buf[n++] = v;
+		if (two)
+			buf[n++] = v ^ 0x11;
+		buf[n++] = v ^ 0x22;
+		if (two)
+			buf[n++] = v ^ 0x33;
+		buf[n++] = 0xF8;
+		buf[n++] = v ^ 0x44;
+		if (two) {
+			buf[n++] = rt[st % sizeof(rt)];
+			buf[n++] = v ^ 0x55;
+		}
+		if (two)
+			ES_TOK("%s%02x%02x%02x %02x%02x%02x f8 %02x %02x%02x%02x", w ? " " : "", st, v,
+			       v ^ 0x11, st, v ^ 0x22, v ^ 0x33, rt[st % sizeof(rt)], st, v ^ 0x44,
+			       v ^ 0x55);
+		else
+			ES_TOK("%s%02x%02x %02x%02x f8 %02x%02x", w ? " " : "", st, v, st, v ^ 0x22, st,
+			       v ^ 0x44);
+	}
+	for (size_t i = 0; i < sizeof(common); i++) {
+		int dl = midi_data_len(common[i]);
+
+		buf[n++] = common[i];
+		ES_TOK(" %02x", common[i]);
+		for (int k = 0; k < dl; k++) {
+			buf[n++] = (uint8_t)(0x10 * (i + 1) + (unsigned)k);
+			ES_TOK("%02x", (unsigned)(0x10 * (i + 1) + (unsigned)k));
+		}
+	}
+	for (size_t i = 0; i < sizeof(rt); i++) {
+		buf[n++] = rt[i];
+		ES_TOK(" %02x", rt[i]);
+	}
+#undef ES_TOK
+	assert_true(n <= cap && w < sizeof(every_status_want));
+	return n;
+}
+
+static void check_every_status(const struct row *r, const char *s)
+{
+	(void)r;
+	if (strcmp(s, every_status_want))
+		print_error("row 'every status byte':\n  got  %s\n  want %s\n", s, every_status_want);
+	assert_string_equal(s, every_status_want);
+}
+
 /* ---- the table ------------------------------------------------------- */
 
 static const struct row rows[] = {
@@ -458,6 +525,8 @@ static const struct row rows[] = {
 	  "x{55*256+ +} f6", { .unterminated = 1 }, NULL, NULL },
 	{ "SysEx of 100 kB with clocks inside, in order, in chunks", NULL, NULL, { 0 },
 	  gen_big_sysex, check_big_sysex },
+	{ "every status byte, running status, real-time between and inside messages", NULL, NULL,
+	  { 0 }, gen_every_status, check_every_status },
 	{ "mixed stream (chunking invariance of everything together)",
 	  "3c 90 3c 64 3e f8 64 f0 7e 7f f8 06 01 f7 b0 07 64 08 65 f1 25 f4 22 "
 	  "f2 10 02 fd c0 05 06 90 3c f0 55*300 c0 07",
