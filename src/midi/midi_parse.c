@@ -213,16 +213,16 @@ static size_t midi_parse_sysex_data(struct midi_parse *p, const uint8_t *s, size
 
 /*
  * Fast path: whole messages, one per pass, with no branch on what the bytes
- * are.  A pass reads four bytes; the first either is a status byte heading
- * its message or, as a data byte, heads a message of the running status.
- * The table entry of that status gives the message's first bytes and a mask
- * of its data bytes; if one of them is not a data byte, or the status is one
- * the fast path leaves to the byte loop (SysEx, F2, F4..F7, F9, FD, stray
- * data), the pass stops before touching anything.  Otherwise the message is
- * written and the running status updated arithmetically.  It takes nothing
- * else: a message is one output slot and the bytes it consumes write nothing
- * else, so checking room once per message stops before the same byte as
- * the byte loop would, and the output never depends on which path ran.
+ * are.  A pass reads four bytes; the first is a status byte heading its
+ * message or a data byte heading a message in running status.  The head
+ * entry of that status gives the message's first bytes and a mask of its
+ * data bytes; if one of those is not a data byte, or the status is one the
+ * fast path leaves to the byte loop (SysEx, F2, F4..F7, F9, FD, no running
+ * status), the pass stops before changing anything.  Otherwise the message
+ * is written and the running status updated with masks from the
+ * running-status table.  A message is one output slot and its bytes write
+ * nothing else, so checking room once per message stops before the same
+ * byte as the byte loop would: the output never depends on which path ran.
  */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define MIDI_PARSE_FAST 1
@@ -236,36 +236,49 @@ _Static_assert(offsetof(struct midi_msg, type) == 0 && offsetof(struct midi_msg,
 		       offsetof(struct midi_msg, sysex) == 8,
 	       "struct midi_msg layout assumed by midi_parse_fast()");
 
-/* What a message headed by one byte value looks like to the fast path.  Data
- * bytes (entries 01..7F) are all zero: as heads they change nothing. */
-struct midi_parse_class {
-	uint64_t dmask; /* its data bytes, a mask on the word after the head; SLOW: not taken */
-	uint32_t lenw;  /* data bytes of the running status it sets, 2 bits x 16 (see LEN) */
+/* Two 256-entry tables, 8-byte entries (scaled indexing, no shift): what
+ * the message headed by a byte looks like, and what a byte does to the
+ * running status.  Data bytes head running-status messages, described by
+ * the running status's head entry; as running-status entries they are all
+ * zero, changing nothing. */
+struct midi_parse_head {
+	uint32_t dmask; /* its data bytes, a mask on the word after the head; SLOW: not taken */
 	uint16_t tmpl;  /* type | channel << 8, the first two bytes of its struct midi_msg */
+	uint16_t pad;   /* 0 */
+};
+#define MIDI_PARSE_SLOW 0x80000000u /* above the two data bytes of any mask */
+
+struct midi_parse_run {
+	uint32_t lenw;  /* data bytes of the running status it sets, 2 bits x 16 (see LEN) */
 	uint8_t next;   /* running status it sets (0: none), when repl */
 	uint8_t repl;   /* 1: it replaces the running status; 0: keeps it (data, real-time) */
+	uint16_t pad;   /* 0 */
 };
-#define MIDI_PARSE_C_SLOW ((uint64_t)1 << 40) /* above any data byte of the word */
 
-#define MPC_CHAN(s)                                                                  \
-	{ ((s) & 0xE0) == 0xC0 ? 0xFF : 0xFFFF, ((s) & 0xE0) == 0xC0 ? 0x55555555u : \
-	  0xAAAAAAAAu, (uint16_t)(((s) & 0xF0) | ((s) & 0x0F) << 8), (s), 1 }
-#define MPC_CHAN16(s)                                                                      \
-	MPC_CHAN(s), MPC_CHAN(s + 1), MPC_CHAN(s + 2), MPC_CHAN(s + 3), MPC_CHAN(s + 4),   \
-	MPC_CHAN(s + 5), MPC_CHAN(s + 6), MPC_CHAN(s + 7), MPC_CHAN(s + 8),                \
-	MPC_CHAN(s + 9), MPC_CHAN(s + 10), MPC_CHAN(s + 11), MPC_CHAN(s + 12),             \
-	MPC_CHAN(s + 13), MPC_CHAN(s + 14), MPC_CHAN(s + 15)
-#define MPC_COMMON(s) { 0xFF, 0, (s), 0, 1 } /* one data byte, no running status */
-#define MPC_RT(s) { 0, 0, (s), 0, 0 }
-#define MPC_SLOW { MIDI_PARSE_C_SLOW, 0, 0, 0, 0 }
+#define MPH_CHAN(s) { ((s) & 0xE0) == 0xC0 ? 0xFF : 0xFFFF, \
+		      (uint16_t)(((s) & 0xF0) | ((s) & 0x0F) << 8), 0 }
+#define MPH_COMMON(s) { 0xFF, (s), 0 } /* F1, F3: one data byte */
+#define MPH_RT(s) { 0, (s), 0 }
+#define MPH_SLOW { MIDI_PARSE_SLOW, 0, 0 }
+#define MPR_CHAN(s) { ((s) & 0xE0) == 0xC0 ? 0x55555555u : 0xAAAAAAAAu, (s), 1, 0 }
+#define MPR_COMMON { 0, 0, 1, 0 } /* no running status after System Common */
+#define MP16(M, s) M(s), M(s + 1), M(s + 2), M(s + 3), M(s + 4), M(s + 5), M(s + 6),     \
+		   M(s + 7), M(s + 8), M(s + 9), M(s + 10), M(s + 11), M(s + 12), M(s + 13), \
+		   M(s + 14), M(s + 15)
 
-static const struct midi_parse_class midi_parse_cls[256] = {
-	[0x00] = MPC_SLOW, /* as running status: none (a data byte is stray) */
-	[0x80] = MPC_CHAN16(0x80), MPC_CHAN16(0x90), MPC_CHAN16(0xA0), MPC_CHAN16(0xB0),
-	MPC_CHAN16(0xC0), MPC_CHAN16(0xD0), MPC_CHAN16(0xE0),
-	[0xF0] = MPC_SLOW, MPC_COMMON(0xF1), MPC_SLOW /* F2: see LEN */, MPC_COMMON(0xF3),
-	MPC_SLOW, MPC_SLOW, MPC_SLOW /* F6: see LEN */, MPC_SLOW, MPC_RT(0xF8), MPC_SLOW,
-	MPC_RT(0xFA), MPC_RT(0xFB), MPC_RT(0xFC), MPC_SLOW, MPC_RT(0xFE), MPC_RT(0xFF),
+static const struct midi_parse_head midi_parse_heads[256] = {
+	[0x00] = MPH_SLOW, /* as running status: none (a data byte is stray) */
+	[0x80] = MP16(MPH_CHAN, 0x80), MP16(MPH_CHAN, 0x90), MP16(MPH_CHAN, 0xA0),
+	MP16(MPH_CHAN, 0xB0), MP16(MPH_CHAN, 0xC0), MP16(MPH_CHAN, 0xD0), MP16(MPH_CHAN, 0xE0),
+	[0xF0] = MPH_SLOW, MPH_COMMON(0xF1), MPH_SLOW /* F2: see LEN */, MPH_COMMON(0xF3),
+	MPH_SLOW, MPH_SLOW, MPH_SLOW /* F6: see LEN */, MPH_SLOW, MPH_RT(0xF8), MPH_SLOW,
+	MPH_RT(0xFA), MPH_RT(0xFB), MPH_RT(0xFC), MPH_SLOW, MPH_RT(0xFE), MPH_RT(0xFF),
+};
+
+static const struct midi_parse_run midi_parse_runs[256] = {
+	[0x80] = MP16(MPR_CHAN, 0x80), MP16(MPR_CHAN, 0x90), MP16(MPR_CHAN, 0xA0),
+	MP16(MPR_CHAN, 0xB0), MP16(MPR_CHAN, 0xC0), MP16(MPR_CHAN, 0xD0), MP16(MPR_CHAN, 0xE0),
+	[0xF1] = MPR_COMMON, [0xF3] = MPR_COMMON,
 };
 
 /* Bytes a message headed by byte b takes: (LEN | lenw) >> ((b >> 3) * 2) & 3,
@@ -287,28 +300,28 @@ static const uint8_t *midi_parse_fast(const uint8_t *s, const uint8_t *fend, str
 				      struct midi_msg *olim, uint8_t *status) RT_SAFE
 {
 	struct midi_msg *o = *op;
-	uint32_t rs = *status, lenw = midi_parse_cls[rs].lenw;
+	uint32_t rs = *status, lenw = midi_parse_runs[rs].lenw;
 
 	while (s < fend && o < olim) {
-		const struct midi_parse_class *c, *e;
-		uint32_t w, hm, keep;
-		uint64_t d, m;
+		const struct midi_parse_head *h;
+		const struct midi_parse_run *r;
+		uint32_t w, d, keep;
+		uint64_t m;
 
 		memcpy(&w, s, sizeof(w));
-		c = &midi_parse_cls[w & 0xFF];
-		hm = 0u - ((w >> 7) & 1);                          /* ~0: s[0] is a status byte */
-		e = &midi_parse_cls[rs ^ ((w ^ rs) & hm & 0xFF)]; /* s[0] or the running status */
-		d = ((uint64_t)(w >> (hm & 8)) | MIDI_PARSE_C_SLOW) & e->dmask;
-		if (__builtin_expect((d & (MIDI_PARSE_C_SLOW | 0x8080)) != 0, 0))
+		h = &midi_parse_heads[(w & 0x80) ? (w & 0xFF) : rs]; /* compiles to a cmov */
+		d = ((w >> ((w >> 4) & 8)) | MIDI_PARSE_SLOW) & h->dmask; /* after a status byte */
+		if (__builtin_expect((d & (MIDI_PARSE_SLOW | 0x8080)) != 0, 0))
 			break;
-		m = e->tmpl | d << 16; /* flags 0 */
+		m = h->tmpl | (uint64_t)d << 16; /* flags 0 */
 		memcpy(o, &m, sizeof(m));
 		o->sysex = NULL;
 		o++;
 		s += (uint32_t)((MIDI_PARSE_LEN | lenw) >> ((w >> 2) & 0x3E)) & 3;
-		keep = (uint32_t)c->repl - 1;
-		rs = (rs & keep) | c->next;
-		lenw = (lenw & keep) | c->lenw;
+		r = &midi_parse_runs[w & 0xFF];
+		keep = (uint32_t)r->repl - 1;
+		rs = (rs & keep) | r->next;
+		lenw = (lenw & keep) | r->lenw;
 	}
 	*status = (uint8_t)rs;
 	*op = o;
@@ -336,7 +349,7 @@ int midi_parse_feed(struct midi_parse *p, const uint8_t *buf, size_t len, size_t
 
 		if (MIDI_PARSE_FAST && (sx | have | pending) == 0 && end - s >= 4) {
 			s = midi_parse_fast(s, end - 3, &o, olim, &status);
-			need = (uint8_t)(midi_parse_cls[status].lenw & 3);
+			need = (uint8_t)(midi_parse_runs[status].lenw & 3);
 			if (o >= olim)
 				break;
 		}
