@@ -396,11 +396,20 @@ static size_t gen_every_status(uint8_t *buf, size_t cap)
 					   __VA_ARGS__))
 	for (unsigned st = 0x80; st < 0xF0; st++) {
 		int two = midi_data_len((uint8_t)st) == 2;
-		uint8_t v = (uint8_t)(st & 0x7F);
+		unsigned inside = st % 3; /* real-time byte: none, after the status, after data 1 */
+		uint8_t v = (uint8_t)(st & 0x7F), r1 = rt[st % sizeof(rt)];
+		uint8_t r2 = rt[(st + 1) % sizeof(rt)];
 
-		/* status + data, running status twice, a clock between and one inside */
+		if (inside == 2 && !two)
+			inside = 0;
+		/* status + data (a real-time byte inside or not), running status
+		 * twice, a clock between them, a real-time byte inside the last */
 		buf[n++] = (uint8_t)st;
+		if (inside == 1)
+			buf[n++] = r1;
 		buf[n++] = v;
+		if (inside == 2)
+			buf[n++] = r1;
 		if (two)
 			buf[n++] = v ^ 0x11;
 		buf[n++] = v ^ 0x22;
@@ -409,16 +418,18 @@ static size_t gen_every_status(uint8_t *buf, size_t cap)
 		buf[n++] = 0xF8;
 		buf[n++] = v ^ 0x44;
 		if (two) {
-			buf[n++] = rt[st % sizeof(rt)];
+			buf[n++] = r2;
 			buf[n++] = v ^ 0x55;
 		}
+		if (w)
+			ES_TOK(" ");
+		if (inside)
+			ES_TOK("%02x ", r1);
 		if (two)
-			ES_TOK("%s%02x%02x%02x %02x%02x%02x f8 %02x %02x%02x%02x", w ? " " : "", st, v,
-			       v ^ 0x11, st, v ^ 0x22, v ^ 0x33, rt[st % sizeof(rt)], st, v ^ 0x44,
-			       v ^ 0x55);
+			ES_TOK("%02x%02x%02x %02x%02x%02x f8 %02x %02x%02x%02x", st, v, v ^ 0x11, st,
+			       v ^ 0x22, v ^ 0x33, r2, st, v ^ 0x44, v ^ 0x55);
 		else
-			ES_TOK("%s%02x%02x %02x%02x f8 %02x%02x", w ? " " : "", st, v, st, v ^ 0x22, st,
-			       v ^ 0x44);
+			ES_TOK("%02x%02x %02x%02x f8 %02x%02x", st, v, st, v ^ 0x22, st, v ^ 0x44);
 	}
 	for (size_t i = 0; i < sizeof(common); i++) {
 		int dl = midi_data_len(common[i]);
@@ -465,6 +476,10 @@ static const struct row rows[] = {
 	  "f8 f8 903c64", { 0 }, NULL, NULL },
 	{ "real-time keeps running status", "90 3c 64 f8 3e fa 64 fc 40 00",
 	  "903c64 f8 fa 903e64 fc 904000", { 0 }, NULL, NULL },
+	{ "real-time inside the last message of the input", "f8 f8 f8 e9 f8 08 14",
+	  "f8 f8 f8 f8 e90814", { 0 }, NULL, NULL },
+	{ "two real-time bytes inside one message", "90 f8 fe 3c 64 b0 07 fa fc 64",
+	  "f8 fe 903c64 fa fc b00764", { 0 }, NULL, NULL },
 	{ "every real-time message", "f8 fa fb fc fe ff", "f8 fa fb fc fe ff", { 0 }, NULL, NULL },
 	{ "real-time inside SysEx", "f0 7e f8 7f fe 06 01 f7",
 	  "f8 fe x{7e7f0601}", { 0 }, NULL, NULL },

@@ -34,6 +34,13 @@
 #include <stddef.h>
 #include <string.h>
 
+/* The fast path and the SysEx scan read and write little-endian words. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define MIDI_PARSE_FAST 1
+#else
+#define MIDI_PARSE_FAST 0 /* byte loop only */
+#endif
+
 int midi_parse_init(struct midi_parse *p, struct pool *pool)
 {
 	if (!p || (pool && pool->obj_size < sizeof(struct midi_sysex_chunk)))
@@ -220,15 +227,13 @@ static size_t midi_parse_sysex_data(struct midi_parse *p, const uint8_t *s, size
  * fast path leaves to the byte loop (SysEx, F2, F4..F7, F9, FD, no running
  * status), the pass stops before changing anything.  Otherwise the message
  * is written and the running status updated with masks from the
- * running-status table.  A message is one output slot and its bytes write
- * nothing else, so checking room once per message stops before the same
- * byte as the byte loop would: the output never depends on which path ran.
+ * running-status table.  One real-time byte inside the message (a clock,
+ * typically) is taken too, off the mispredicted branch: the real-time
+ * message first, then the message without it.  A message is one output slot
+ * and its bytes write nothing else, so checking room once per message stops
+ * before the same byte as the byte loop would: the output never depends on
+ * which path ran.
  */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define MIDI_PARSE_FAST 1
-#else
-#define MIDI_PARSE_FAST 0 /* it reads and writes little-endian words: byte loop only */
-#endif
 
 /* A message's first eight bytes are written as one little-endian word. */
 _Static_assert(offsetof(struct midi_msg, type) == 0 && offsetof(struct midi_msg, channel) == 1 &&
@@ -293,8 +298,9 @@ static const struct midi_parse_run midi_parse_runs[256] = {
 /*
  * midi_parse_fast - whole messages from s while at least four bytes are
  * readable (s < fend) and an output slot is left (*op < olim); returns where
- * it stopped, at the first byte it does not take.  Called outside SysEx with
- * no message begun; *status is the running status (0 or 80..EF), updated.
+ * it stopped, at the first byte it does not take, or at most fend + 3.
+ * Called outside SysEx with no message begun; *status is the running status
+ * (0 or 80..EF), updated.
  */
 static const uint8_t *midi_parse_fast(const uint8_t *s, const uint8_t *fend, struct midi_msg **op,
 				      struct midi_msg *olim, uint8_t *status) RT_SAFE
@@ -311,13 +317,36 @@ static const uint8_t *midi_parse_fast(const uint8_t *s, const uint8_t *fend, str
 		memcpy(&w, s, sizeof(w));
 		h = &midi_parse_heads[(w & 0x80) ? (w & 0xFF) : rs]; /* compiles to a cmov */
 		d = ((w >> ((w >> 4) & 8)) | MIDI_PARSE_SLOW) & h->dmask; /* after a status byte */
-		if (__builtin_expect((d & (MIDI_PARSE_SLOW | 0x8080)) != 0, 0))
-			break;
+		if (__builtin_expect((d & (MIDI_PARSE_SLOW | 0x8080)) == 0, 1)) {
+			s += (uint32_t)((MIDI_PARSE_LEN | lenw) >> ((w >> 2) & 0x3E)) & 3;
+		} else {
+			/* One real-time byte inside the message (a clock, typically)
+			 * comes out first, as the byte loop has it; the message is
+			 * the word without it.  Two slots: the byte loop would stop
+			 * after the real-time byte with fewer. */
+			uint32_t hi = (w >> 7) & 1, at, rt, low;
+
+			if ((d & MIDI_PARSE_SLOW) || o + 1 >= olim)
+				break;
+			at = hi + ((d & 0x80) ? 0 : 1); /* the first byte that is no data */
+			rt = (w >> (8 * at)) & 0xFF;
+			if (rt < 0xF8 || midi_parse_heads[rt].dmask) /* also F9, FD */
+				break;
+			low = (1u << (8 * at)) - 1;
+			w = (w & low) | ((w >> 8) & ~low);
+			d = (w >> (8 * hi)) & h->dmask;
+			if (d & 0x8080)
+				break;
+			m = rt;
+			memcpy(o, &m, sizeof(m));
+			o->sysex = NULL;
+			o++;
+			s += hi + 2 + (h->dmask > 0xFF); /* head, data bytes, real-time byte */
+		}
 		m = h->tmpl | (uint64_t)d << 16; /* flags 0 */
 		memcpy(o, &m, sizeof(m));
 		o->sysex = NULL;
 		o++;
-		s += (uint32_t)((MIDI_PARSE_LEN | lenw) >> ((w >> 2) & 0x3E)) & 3;
 		r = &midi_parse_runs[w & 0xFF];
 		keep = (uint32_t)r->repl - 1;
 		rs = (rs & keep) | r->next;
@@ -350,7 +379,7 @@ int midi_parse_feed(struct midi_parse *p, const uint8_t *buf, size_t len, size_t
 		if (MIDI_PARSE_FAST && (sx | have | pending) == 0 && end - s >= 4) {
 			s = midi_parse_fast(s, end - 3, &o, olim, &status);
 			need = (uint8_t)(midi_parse_runs[status].lenw & 3);
-			if (o >= olim)
+			if (s == end || o >= olim)
 				break;
 		}
 		b = *s;
