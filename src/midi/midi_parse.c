@@ -181,7 +181,10 @@ static size_t midi_parse_data_run(const uint8_t *s, size_t n) RT_SAFE
 		uint64_t w;
 
 		memcpy(&w, s + k, sizeof(w));
-		if (w & 0x8080808080808080u)
+		w &= 0x8080808080808080u;
+		if (w && MIDI_PARSE_FAST) /* little-endian: the lowest set bit is the first */
+			return k + (size_t)__builtin_ctzll(w) / 8;
+		if (w)
 			break;
 	}
 	while (k < n && s[k] < 0x80)
