@@ -223,19 +223,19 @@ static size_t midi_parse_sysex_data(struct midi_parse *p, const uint8_t *s, size
 
 /*
  * Fast path: whole messages, one per pass, with no branch on what the bytes
- * are.  A pass reads four bytes; the first is a status byte heading its
- * message or a data byte heading a message in running status.  The head
- * entry of that status gives the message's first bytes and a mask of its
- * data bytes; if one of those is not a data byte, or the status is one the
- * fast path leaves to the byte loop (SysEx, F2, F4..F7, F9, FD, no running
- * status), the pass stops before changing anything.  Otherwise the message
- * is written and the running status updated with masks from the
+ * are.  A pass looks at the next four bytes; the first is a status byte
+ * heading its message or a data byte heading a message in running status.
+ * The head entry of that status gives the message's first bytes and a mask
+ * of its data bytes; if one of those is not a data byte, or the status is
+ * one the fast path leaves to the byte loop (SysEx, F2, F4..F7, F9, FD, no
+ * running status), the pass stops before changing anything.  Otherwise the
+ * message is written and the running status updated with masks from the
  * running-status table.  One real-time byte inside the message (a clock,
  * typically) is taken too, off the mispredicted branch: the real-time
- * message first, then the message without it.  A message is one output slot
- * and its bytes write nothing else, so checking room once per message stops
- * before the same byte as the byte loop would: the output never depends on
- * which path ran.
+ * message first, then the message without it.  A message is one output
+ * slot and its bytes write nothing else, so checking room once per message
+ * stops before the same byte as the byte loop would: the output never
+ * depends on which path ran.
  */
 
 /* A message's first eight bytes are written as one little-endian word. */
@@ -299,29 +299,36 @@ static const struct midi_parse_run midi_parse_runs[256] = {
 #define MIDI_PARSE_LEN ((uint64_t)0x6FAAFFFF << 32)
 
 /*
- * midi_parse_fast - whole messages from s while at least four bytes are
+ * midi_parse_fast - whole messages from s while at least nine bytes are
  * readable (s < fend) and an output slot is left (*op < olim); returns where
  * it stopped, at the first byte it does not take, or at most fend + 3.
  * Called outside SysEx with no message begun; *status is the running status
- * (0 or 80..EF), updated.
+ * (0 or 80..EF), updated.  Each pass reads the eight bytes after the head
+ * before it knows the message's length and takes the next head word from
+ * them with a shift: the next pass then waits on the length computation
+ * alone, not on a load from an address that depends on it.
  */
 static const uint8_t *midi_parse_fast(const uint8_t *s, const uint8_t *fend, struct midi_msg **op,
 				      struct midi_msg *olim, uint8_t *status) RT_SAFE
 {
 	struct midi_msg *o = *op;
-	uint32_t rs = *status, lenw = midi_parse_runs[rs].lenw;
+	uint32_t rs = *status, lenw = midi_parse_runs[rs].lenw, w = 0;
 
+	if (s < fend)
+		memcpy(&w, s, sizeof(w));
 	while (s < fend && o < olim) {
 		const struct midi_parse_head *h;
 		const struct midi_parse_run *r;
-		uint32_t w, d, keep;
-		uint64_t m;
+		uint32_t d, keep, n, nw;
+		uint64_t m, ahead;
 
-		memcpy(&w, s, sizeof(w));
+		memcpy(&ahead, s + 1, sizeof(ahead));
 		h = &midi_parse_heads[(w & 0x80) ? (w & 0xFF) : rs]; /* compiles to a cmov */
 		d = ((w >> ((w >> 4) & 8)) | MIDI_PARSE_SLOW) & h->dmask; /* after a status byte */
 		if (__builtin_expect((d & (MIDI_PARSE_SLOW | 0x8080)) == 0, 1)) {
-			s += (uint32_t)((MIDI_PARSE_LEN | lenw) >> ((w >> 2) & 0x3E)) & 3;
+			n = (uint32_t)((MIDI_PARSE_LEN | lenw) >> ((w >> 2) & 0x3E)) & 3;
+			s += n;
+			nw = (uint32_t)(ahead >> (8 * n - 8));
 		} else {
 			/* One real-time byte inside the message (a clock, typically)
 			 * comes out first, as the byte loop has it; the message is
@@ -344,7 +351,9 @@ static const uint8_t *midi_parse_fast(const uint8_t *s, const uint8_t *fend, str
 			memcpy(o, &m, sizeof(m));
 			o->sysex = NULL;
 			o++;
-			s += hi + 2 + (h->dmask > 0xFF); /* head, data bytes, real-time byte */
+			n = hi + 2 + (h->dmask > 0xFF); /* head, data bytes, real-time byte */
+			s += n;
+			nw = (uint32_t)(ahead >> (8 * n - 8));
 		}
 		m = h->tmpl | (uint64_t)d << 16; /* flags 0 */
 		memcpy(o, &m, sizeof(m));
@@ -354,6 +363,7 @@ static const uint8_t *midi_parse_fast(const uint8_t *s, const uint8_t *fend, str
 		keep = (uint32_t)r->repl - 1;
 		rs = (rs & keep) | r->next;
 		lenw = (lenw & keep) | r->lenw;
+		w = nw;
 	}
 	*status = (uint8_t)rs;
 	*op = o;
@@ -379,8 +389,8 @@ int midi_parse_feed(struct midi_parse *p, const uint8_t *buf, size_t len, size_t
 	while (s < end && o < olim) {
 		uint8_t b;
 
-		if (MIDI_PARSE_FAST && (sx | have | pending) == 0 && end - s >= 4) {
-			s = midi_parse_fast(s, end - 3, &o, olim, &status);
+		if (MIDI_PARSE_FAST && (sx | have | pending) == 0 && end - s >= 9) {
+			s = midi_parse_fast(s, end - 8, &o, olim, &status);
 			need = (uint8_t)(midi_parse_runs[status].lenw & 3);
 			if (s == end || o >= olim)
 				break;

@@ -8,7 +8,7 @@
  * 2. chunking invariance: the same input fed in pieces derived from the
  *    input itself, with the minimum output room, gives identical messages
  *    and counters; so does feeding it byte by byte, which leaves all of it
- *    to the parser's byte loop (its whole-message fast path needs four
+ *    to the parser's byte loop (its whole-message fast path needs nine
  *    bytes), so the fast path is checked against the byte loop;
  * 3. decode -> encode -> decode is stable: every delivered message encodes
  *    (with or without running status), the bytes parse back into the same
