@@ -244,11 +244,20 @@ _Static_assert(offsetof(struct midi_msg, type) == 0 && offsetof(struct midi_msg,
 		       offsetof(struct midi_msg, sysex) == 8,
 	       "struct midi_msg layout assumed by midi_parse_fast()");
 
-/* Two 256-entry tables, 8-byte entries (scaled indexing, no shift): what
- * the message headed by a byte looks like, and what a byte does to the
- * running status.  Data bytes head running-status messages, described by
- * the running status's head entry; as running-status entries they are all
- * zero, changing nothing. */
+/* Bytes a message headed by byte b takes: len >> ((b >> 3) * 2) & 3, 2 bits
+ * per eight byte values.  The high half is 1 + data bytes of the status
+ * bytes 80..FF (MIDI_PARSE_LEN); F0..F7 share one field, which holds 2 for
+ * F1/F3 (so F2 and F6 are left to the byte loop).  The low half, the data
+ * bytes 00..7F, holds the running status's data bytes.  A shift, not a
+ * table load: the next pass waits on this value, and the shift is the
+ * shorter wait (measured: ~10% per message). */
+#define MIDI_PARSE_LEN ((uint64_t)0x6FAAFFFF << 32)
+
+/* Three 256-entry tables indexed by a byte value, with entries of 8 bytes
+ * or less (scaled indexing, no shift): the message headed by the byte, and
+ * what the byte does to the running status and to `len`.  Data bytes head
+ * messages in running status, described by the running status's head
+ * entry; for the running status they change nothing. */
 struct midi_parse_head {
 	uint32_t dmask; /* its data bytes, a mask on the word after the head; SLOW: not taken */
 	uint16_t tmpl;  /* type | channel << 8, the first two bytes of its struct midi_msg */
@@ -257,10 +266,8 @@ struct midi_parse_head {
 #define MIDI_PARSE_SLOW 0x80000000u /* above the two data bytes of any mask */
 
 struct midi_parse_run {
-	uint32_t lenw;  /* data bytes of the running status it sets, 2 bits x 16 (see LEN) */
-	uint8_t next;   /* running status it sets (0: none), when repl */
-	uint8_t repl;   /* 1: it replaces the running status; 0: keeps it (data, real-time) */
-	uint16_t pad;   /* 0 */
+	uint8_t next;   /* running status it sets (0: none), unless keep */
+	int8_t keep;    /* -1: it keeps the running status (data, real-time); 0: sets it */
 };
 
 #define MPH_CHAN(s) { ((s) & 0xE0) == 0xC0 ? 0xFF : 0xFFFF, \
@@ -268,11 +275,15 @@ struct midi_parse_run {
 #define MPH_COMMON(s) { 0xFF, (s), 0 } /* F1, F3: one data byte */
 #define MPH_RT(s) { 0, (s), 0 }
 #define MPH_SLOW { MIDI_PARSE_SLOW, 0, 0 }
-#define MPR_CHAN(s) { ((s) & 0xE0) == 0xC0 ? 0x55555555u : 0xAAAAAAAAu, (s), 1, 0 }
-#define MPR_COMMON { 0, 0, 1, 0 } /* no running status after System Common */
+#define MPR_CHAN(s) { (s), 0 }
+#define MPR_COMMON() { 0, 0 } /* no running status after System Common */
+#define MPR_KEEP() { 0, -1 }
+#define MPL_CHAN(s) (MIDI_PARSE_LEN | (((s) & 0xE0) == 0xC0 ? 0x55555555u : 0xAAAAAAAAu))
 #define MP16(M, s) M(s), M(s + 1), M(s + 2), M(s + 3), M(s + 4), M(s + 5), M(s + 6),     \
 		   M(s + 7), M(s + 8), M(s + 9), M(s + 10), M(s + 11), M(s + 12), M(s + 13), \
 		   M(s + 14), M(s + 15)
+#define MP8(M) M(), M(), M(), M(), M(), M(), M(), M()
+#define MP64(M) MP8(M), MP8(M), MP8(M), MP8(M), MP8(M), MP8(M), MP8(M), MP8(M)
 
 static const struct midi_parse_head midi_parse_heads[256] = {
 	[0x00] = MPH_SLOW, /* as running status: none (a data byte is stray) */
@@ -284,19 +295,21 @@ static const struct midi_parse_head midi_parse_heads[256] = {
 };
 
 static const struct midi_parse_run midi_parse_runs[256] = {
-	[0x80] = MP16(MPR_CHAN, 0x80), MP16(MPR_CHAN, 0x90), MP16(MPR_CHAN, 0xA0),
+	MP64(MPR_KEEP), MP64(MPR_KEEP), /* data bytes */
+	MP16(MPR_CHAN, 0x80), MP16(MPR_CHAN, 0x90), MP16(MPR_CHAN, 0xA0),
 	MP16(MPR_CHAN, 0xB0), MP16(MPR_CHAN, 0xC0), MP16(MPR_CHAN, 0xD0), MP16(MPR_CHAN, 0xE0),
-	[0xF1] = MPR_COMMON, [0xF3] = MPR_COMMON,
+	MPR_KEEP(), MPR_COMMON(), MPR_KEEP(), MPR_COMMON(), /* F0..F3; F0, F2: the byte loop's */
+	MP8(MPR_KEEP), MPR_KEEP(), MPR_KEEP(), MPR_KEEP(), MPR_KEEP(), /* F4..FF */
 };
 
-/* Bytes a message headed by byte b takes: (LEN | lenw) >> ((b >> 3) * 2) & 3,
- * 2 bits per eight byte values.  The high half is 1 + data bytes of the
- * status bytes 80..FF; F0..F7 share one field, which holds 2 for F1/F3 (so
- * F2 and F6 are left to the byte loop).  The low half, the data bytes 00..7F,
- * is lenw: the running status's data bytes.  A shift, not a table load: the
- * next pass's address waits on this value, and the shift is the shorter
- * wait (measured: ~10% per message). */
-#define MIDI_PARSE_LEN ((uint64_t)0x6FAAFFFF << 32)
+/* `len` after a byte that sets the running status (0 for the others: the
+ * keep mask applies to it too) */
+static const uint64_t midi_parse_lens[256] = {
+	[0x00] = MIDI_PARSE_LEN, /* no running status; as a data byte it ORs in what is there */
+	[0x80] = MP16(MPL_CHAN, 0x80), MP16(MPL_CHAN, 0x90), MP16(MPL_CHAN, 0xA0),
+	MP16(MPL_CHAN, 0xB0), MP16(MPL_CHAN, 0xC0), MP16(MPL_CHAN, 0xD0), MP16(MPL_CHAN, 0xE0),
+	[0xF1] = MIDI_PARSE_LEN, [0xF3] = MIDI_PARSE_LEN,
+};
 
 /*
  * midi_parse_fast - whole messages from s while at least nine bytes are
@@ -312,21 +325,23 @@ static const uint8_t *midi_parse_fast(const uint8_t *s, const uint8_t *fend, str
 				      struct midi_msg *olim, uint8_t *status) RT_SAFE
 {
 	struct midi_msg *o = *op;
-	uint32_t rs = *status, lenw = midi_parse_runs[rs].lenw, w = 0;
+	uint32_t rs = *status, w = 0;
+	uint64_t len = midi_parse_lens[rs];
 
 	if (s < fend)
 		memcpy(&w, s, sizeof(w));
 	while (s < fend && o < olim) {
 		const struct midi_parse_head *h;
 		const struct midi_parse_run *r;
-		uint32_t d, keep, n, nw;
+		uint32_t d, n, nw;
+		int32_t keep;
 		uint64_t m, ahead;
 
 		memcpy(&ahead, s + 1, sizeof(ahead));
 		h = &midi_parse_heads[(w & 0x80) ? (w & 0xFF) : rs]; /* compiles to a cmov */
 		d = ((w >> ((w >> 4) & 8)) | MIDI_PARSE_SLOW) & h->dmask; /* after a status byte */
 		if (__builtin_expect((d & (MIDI_PARSE_SLOW | 0x8080)) == 0, 1)) {
-			n = (uint32_t)((MIDI_PARSE_LEN | lenw) >> ((w >> 2) & 0x3E)) & 3;
+			n = (uint32_t)(len >> ((w >> 2) & 0x3E)) & 3;
 			s += n;
 			nw = (uint32_t)(ahead >> (8 * n - 8));
 		} else {
@@ -360,9 +375,9 @@ static const uint8_t *midi_parse_fast(const uint8_t *s, const uint8_t *fend, str
 		o->sysex = NULL;
 		o++;
 		r = &midi_parse_runs[w & 0xFF];
-		keep = (uint32_t)r->repl - 1;
-		rs = (rs & keep) | r->next;
-		lenw = (lenw & keep) | r->lenw;
+		keep = r->keep;
+		rs = (rs & (uint32_t)keep) | r->next;
+		len = (len & (uint64_t)(int64_t)keep) | midi_parse_lens[w & 0xFF];
 		w = nw;
 	}
 	*status = (uint8_t)rs;
@@ -391,7 +406,7 @@ int midi_parse_feed(struct midi_parse *p, const uint8_t *buf, size_t len, size_t
 
 		if (MIDI_PARSE_FAST && (sx | have | pending) == 0 && end - s >= 9) {
 			s = midi_parse_fast(s, end - 8, &o, olim, &status);
-			need = (uint8_t)(midi_parse_runs[status].lenw & 3);
+			need = (uint8_t)(midi_parse_lens[status] & 3);
 			if (s == end || o >= olim)
 				break;
 		}
