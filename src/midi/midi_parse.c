@@ -328,10 +328,10 @@ static const struct midi_parse_run midi_parse_runs[256] = {
 	MP8(MPR_KEEP), MPR_KEEP(), MPR_KEEP(), MPR_KEEP(), MPR_KEEP(), /* F4..FF */
 };
 
-/* `len` after a byte that sets the running status (0 for the others: the
- * keep mask applies to it too) */
+/* `len` after a byte that sets the running status; 0 for the bytes that
+ * keep it (the keep mask applies to `len` too) */
 static const uint64_t midi_parse_lens[256] = {
-	[0x00] = MIDI_PARSE_LEN, /* no running status; as a data byte it ORs in what is there */
+	[0x00] = MIDI_PARSE_LEN, /* none; data byte 00 ORs in bits `len` always has */
 	[0x80] = MP16(MPL_CHAN, 0x80), MP16(MPL_CHAN, 0x90), MP16(MPL_CHAN, 0xA0),
 	MP16(MPL_CHAN, 0xB0), MP16(MPL_CHAN, 0xC0), MP16(MPL_CHAN, 0xD0), MP16(MPL_CHAN, 0xE0),
 	[0xF1] = MIDI_PARSE_LEN, [0xF3] = MIDI_PARSE_LEN,
