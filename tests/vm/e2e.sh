@@ -132,10 +132,10 @@ start_daemon "$W/dA" --tempo 120 --start --set "output.clock.connect=Midi Throug
     --set "output.vm.connect=Virtual Raw MIDI $VC-0"
 wait_for 30 test "$(count "$W/thru" Clock)" -ge 24
 sleep 1
-T0=$(now_ns); sleep 4; T1=$(now_ns)
+T0=$(now_ns); sleep 3.5; T1=$(now_ns)
 oscsend localhost 9000 /phasorsync/tempo f 150 >>"$LOG" 2>&1 || note "oscsend failed"
-sleep 1
-T2=$(now_ns); sleep 4; T3=$(now_ns)
+sleep 0.5
+T2=$(now_ns); sleep 3.5; T3=$(now_ns)
 stop_daemon
 stop $DUMP $RAW
 cat "$W/dA" >>"$LOG"
@@ -161,7 +161,7 @@ meas "daemon exit status on SIGTERM: $PD_RC"
 # into virmidi port 1; the card's raw device 1 is copied byte for byte into
 # raw device 2 (a MIDI cable between two ports of an interface), whose
 # sequencer port sends real Clock events: the daemon follows that port.
-"$PY" "$HERE/gen_clock_smf.py" "$W/clock130.mid" 130 12
+"$PY" "$HERE/gen_clock_smf.py" "$W/clock.mid" 60 14
 # (SCHED_FIFO: under TCG a normal-priority copier adds tens of ms of jitter)
 chrt -f 50 cat "/dev/snd/midiC${VC}D1" >"/dev/snd/midiC${VC}D2" 2>>"$LOG" &
 BRIDGE=$!
@@ -170,28 +170,47 @@ start_dump "$W/fout" 14:0
 start_daemon "$W/dB" --set follow.enabled=true --set "follow.connect=Virtual Raw MIDI $VC-2" \
     --set "output.clock.connect=Midi Through"
 wait_for 30 "$CTL" status
-aplaymidi -p "Virtual Raw MIDI $VC-1:0" "$W/clock130.mid" >>"$LOG" 2>&1 &
+aplaymidi -p "Virtual Raw MIDI $VC-1:0" "$W/clock.mid" >>"$LOG" 2>&1 &
 PLAY=$!
 PIDS+=($PLAY)
 locked() { sleep 0.4; "$CTL" --json status >"$W/st" 2>&1 && grep -q '"sync":"locked"' "$W/st"; }
 wait_for 10 locked
-sleep 2
+sleep 0.5
 T0=$(now_ns); sleep 3; T1=$(now_ns)
 "$CTL" --json status >"$W/st" 2>>"$LOG"
 stop $PLAY
 stop_daemon
 stop $DUMP $BRIDGE
 cat "$W/st" "$W/dB" >>"$LOG"
+# The follower declares the clock lost after 2 periods without a tick (83 ms
+# at 60 BPM, the slowest tempo here for that reason) and re-acquires.  When
+# the guest itself stalled longer than that (our SCHED_FIFO engine thread
+# woke that late: status lateness_max_us; TCG on a loaded host does this),
+# no lock is possible by design: then the check is skipped with the figure,
+# never passed.
+LOSS_US=83333
+stalled() { # the engine's worst wake-up was later than the loss threshold
+    local late
+    late=$(sed -n 's/.*"lateness_max_us":\([0-9.]*\).*/\1/p' "$W/st")
+    awk -v l="${late:-0}" -v t=$LOSS_US 'BEGIN { exit !(l > t) }'
+}
 follow_ok() {
     local bpm
     bpm=$(sed -n 's/.*"follow_tempo":\([0-9.]*\).*/\1/p' "$W/st")
     meas "phasorctl --json status: $(cat "$W/st")"
-    grep -q '"sync":"locked"' "$W/st" && within "${bpm:-0}" 130 0.5
+    grep -q '"sync":"locked"' "$W/st" && within "${bpm:-0}" 60 0.5
 }
-check "follower: locks to aplaymidi playing a 130 BPM clock track (sync locked, tempo within 0.5 %)" \
-    follow_ok
-check "follower: our own output re-sends the followed clock, 52/s on Midi Through" \
-    rate_ok "followed clock out, 130 BPM" "$W/fout" "$T0" "$T1" 52
+if ! grep -q '"sync":"locked"' "$W/st" && stalled; then
+    why="SKIP the guest stalled longer than the follower's loss threshold ($LOSS_US us): engine lateness_max_us $(sed -n 's/.*"lateness_max_us":\([0-9.]*\).*/\1/p' "$W/st"), losses $(sed -n 's/.*"follow_losses":\([0-9]*\).*/\1/p' "$W/st") (TCG on a loaded host)"
+    meas "phasorctl --json status: $(cat "$W/st")"
+    result "$why" "follower: locks to aplaymidi playing a 60 BPM clock track (sync locked, tempo within 0.5 %)"
+    result "$why" "follower: our own output re-sends the followed clock, 24/s on Midi Through"
+else
+    check "follower: locks to aplaymidi playing a 60 BPM clock track (sync locked, tempo within 0.5 %)" \
+        follow_ok
+    check "follower: our own output re-sends the followed clock, 24/s on Midi Through" \
+        rate_ok "followed clock out, 60 BPM" "$W/fout" "$T0" "$T1" 24
+fi
 
 # ------------------------------------------------------------ reconnect, SIGTERM
 # The output is bound by name to "aseqdump"; aseqdump is killed and started
@@ -204,7 +223,7 @@ stop $DUMP
 t_kill=$(now_ns)
 sleep 0.5
 start_dump "$W/r2"
-t_up=$(now_ns)
+t_up=$(awk '/Waiting for data/ { print $1; exit }' "$W/r2")
 reconnect_ok() {
     wait_for 20 test "$(count "$W/r2" Clock)" -ge 24 || return 1
     local first
@@ -225,7 +244,7 @@ sigterm_ok() {
     cat "$W/dC" >>"$LOG"
     local stop_t last
     stop_t=$(awk '$NF == "Stop" { print $1; exit }' "$W/r2")
-    last=$(awk '{ l = $NF } END { print l }' "$W/r2")
+    last=$(awk '$NF ~ /^(Clock|Start|Stop|Continue)$/ { l = $NF } END { print l }' "$W/r2")
     meas "Stop arrived $(((${stop_t:-0} - t_term) / 1000000)) ms after SIGTERM; exit status $PD_RC;" \
          "last event: $last; Clock lines after Stop: $(awk '$NF == "Stop" { s = 1 } s && $NF == "Clock" { n++ } END { print n + 0 }' "$W/r2")"
     [ -n "$stop_t" ] && [ "$last" = Stop ] && [ "$PD_RC" = 0 ]
@@ -274,7 +293,7 @@ PDR=$PD
 wait_for 30 "$CTL" -p 9001 status
 wait_for 30 "$CTL" -p 9002 status
 "$PROBE" --client PS-clockrx clockrx --connect PS-sched:clock --in PS-direct:clock --bpm 120 \
-    --duration-ms 8000 >"$W/jit" 2>&1
+    --duration-ms 6000 >"$W/jit" 2>&1
 PD=$PDS; stop_daemon
 PD=$PDR; stop_daemon
 cat "$W/jit" >>"$LOG"
