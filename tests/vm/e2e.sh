@@ -167,8 +167,10 @@ chrt -f 50 cat "/dev/snd/midiC${VC}D1" >"/dev/snd/midiC${VC}D2" 2>>"$LOG" &
 BRIDGE=$!
 PIDS+=($BRIDGE)
 start_dump "$W/fout" 14:0
+# follow.on_loss=freerun: a loss (see below) must not stop our transport for
+# good (the file has one Start), or the re-sent clock could not be measured
 start_daemon "$W/dB" --set follow.enabled=true --set "follow.connect=Virtual Raw MIDI $VC-2" \
-    --set "output.clock.connect=Midi Through"
+    --set follow.on_loss=freerun --set "output.clock.connect=Midi Through"
 wait_for 30 "$CTL" status
 aplaymidi -p "Virtual Raw MIDI $VC-1:0" "$W/clock.mid" >>"$LOG" 2>&1 &
 PLAY=$!
@@ -304,8 +306,8 @@ jitter_ok() {
     meas "jitter-e2e direct (lookahead 0):        ${d#clockrx port=1 }"
     within "$(echo "$s" | sed 's/.*rate_hz=\([0-9.]*\).*/\1/')" 48 1 &&
         within "$(echo "$d" | sed 's/.*rate_hz=\([0-9.]*\).*/\1/')" 48 1 &&
-        [ "$(echo "$s" | sed 's/.* n=\([0-9]*\).*/\1/')" -ge 300 ] &&
-        [ "$(echo "$d" | sed 's/.* n=\([0-9]*\).*/\1/')" -ge 300 ]
+        [ "$(echo "$s" | sed 's/.* n=\([0-9]*\).*/\1/')" -ge 280 ] &&
+        [ "$(echo "$d" | sed 's/.* n=\([0-9]*\).*/\1/')" -ge 280 ] # of 288 in 6 s
 }
 check "jitter: scheduled and direct daemons side by side, each clock stamped by our receiver, both 48/s" \
     jitter_ok
