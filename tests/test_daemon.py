@@ -213,6 +213,53 @@ check("--render 3 --audio-device FILE.wav writes 3 s of audio beside the MIDI",
       r.returncode == 0 and 576000 < size < 576000 + 200, f"{r.stderr} size={size}")
 if os.path.exists(wav):
     os.unlink(wav)
+# a pattern from a directory, autostarted: its notes land exactly on the
+# 120 BPM grid from the downbeat (tick 1 = 20.833333 ms), loop after loop
+pdir = tempfile.mkdtemp()
+def vlq(n):
+    out = [n & 0x7f]
+    n >>= 7
+    while n:
+        out.insert(0, 0x80 | (n & 0x7f))
+        n >>= 7
+    return bytes(out)
+trk = (vlq(0) + bytes([0x90, 60, 100]) + vlq(96) + bytes([0x80, 60, 64]) +
+       vlq(96) + bytes([0x91, 67, 90]) + vlq(48) + bytes([0x81, 67, 64]) +
+       vlq(144) + bytes([0xff, 0x2f, 0x00]))
+with open(os.path.join(pdir, "beat.mid"), "wb") as f:
+    f.write(b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 0, 96]) +
+            b"MTrk" + len(trk).to_bytes(4, "big") + trk)
+with open(os.path.join(pdir, "broken.mid"), "wb") as f:
+    f.write(b"MThd\0\0\0\6\0\0")
+r = run(["--config", CONF, "--render", "4.5", "--start", "--set", f"patterns.dir={pdir}",
+         "--set", "patterns.autostart=beat"])
+recs = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+notes = [x for x in recs if x["type"] in ("note-on", "note-off")]
+t0 = 62500000 // 3  # the downbeat: 20833333.33 ns
+want = []
+for loop in range(3):  # loops start at 0, 2, 4 s after the downbeat
+    for beat, typ, ch, key in ((0, "note-on", 1, 60), (1, "note-off", 1, 60),
+                               (2, "note-on", 2, 67), (2.5, "note-off", 2, 67)):
+        t = t0 + (loop * 4 + beat) * 500000000
+        if t < 4500000000:
+            want.append((round(t), typ, ch, key))
+got = [(x["due_ns"], x["type"], x.get("channel"), x.get("note")) for x in notes]
+check("--render with patterns.dir and patterns.autostart plays the pattern's notes exactly",
+      r.returncode == 0 and got == want and "broken.mid skipped" in r.stderr,
+      f"{r.stderr}\ngot={got}\nwant={want}\n{r.stdout[:600]}")
+r = run(["--config", CONF, "--render", "1", "--set", f"patterns.dir={pdir}",
+         "--set", "patterns.autostart=nosuch"])
+check("patterns.autostart naming a missing pattern warns and runs",
+      r.returncode == 0 and "no pattern 'nosuch'" in r.stderr, r.stderr)
+r = run(["--config", CONF, "--render", "1", "--set", "patterns.dir=/nonexistent/pats"])
+check("a missing patterns.dir is a warning, not fatal",
+      r.returncode == 0 and "cannot read /nonexistent/pats" in r.stderr, r.stderr)
+r = run(["--config", CONF, "--print-config", "--set", "patterns.channel=0"])
+check("patterns.channel = 0 is refused with a clear error",
+      r.returncode != 0 and "1..16" in r.stderr, r.stderr)
+for fn in os.listdir(pdir):
+    os.unlink(os.path.join(pdir, fn))
+os.rmdir(pdir)
 r = run(["--render", "0"])
 check("--render with a bad duration is refused", r.returncode == 2 and "--render '0'" in r.stderr, r.stderr)
 

@@ -228,6 +228,28 @@ static void test_tempo_change_now_is_seamless(void **state)
 	assert_int_equal(clk[n - 1].due_ns - clk[n - 2].due_ns, 17793594); /* 2.5e9/140.5, +-1 */
 }
 
+/* With audio rendering 50 ms ahead, a "now" change waits until after it. */
+static void test_commit_ahead_for_audio(void **state)
+{
+	struct engine_note note;
+	int64_t t_cmd;
+
+	(void)state;
+	one_default_output(5 * MS, 120);
+	eng.commit_ahead_ns = 50 * MS;
+	post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0);
+	run_to(T0 + 2300 * MS);
+	t_cmd = vt.now_ns;
+	post(ENGINE_CMD_TEMPO, ENGINE_WHEN_NOW, BPM(90));
+	run_to(T0 + 3 * SEC);
+	while (engine_poll_note(&eng, &note) == 0)
+		if (note.type == ENGINE_NOTE_TEMPO)
+			break;
+	assert_int_equal(note.type, ENGINE_NOTE_TEMPO);
+	assert_true(note.t_ns >= t_cmd + 50 * MS);
+	assert_true(note.t_ns < t_cmd + 60 * MS);
+}
+
 static void test_tempo_change_on_bar_and_beat(void **state)
 {
 	static struct capture_event clk[512];
@@ -540,6 +562,7 @@ int main(void)
 		cmocka_unit_test(test_24_hours_exact),
 		cmocka_unit_test(test_tempo_change_now_is_seamless),
 		cmocka_unit_test(test_tempo_change_on_bar_and_beat),
+		cmocka_unit_test(test_commit_ahead_for_audio),
 		cmocka_unit_test(test_swing_16ths),
 		cmocka_unit_test(test_offsets_shift_exactly),
 		cmocka_unit_test(test_division_and_multiplication),

@@ -380,6 +380,84 @@ static void check_big_sysex(const struct row *r, const char *s)
 	assert_int_equal(chunks, (BIG_SYSEX + MIDI_SYSEX_CHUNK_MAX - 1) / MIDI_SYSEX_CHUNK_MAX);
 }
 
+/* Every status byte heading a message, with running status and real-time
+ * bytes between and inside messages: long enough for the parser's
+ * whole-message fast path, whose per-status table this checks against the
+ * byte loop (byte-by-byte feeding) and against the expected tokens. */
+static char every_status_want[8192]; /* expected tokens, made by gen_every_status() */
+
+static size_t gen_every_status(uint8_t *buf, size_t cap)
+{
+	static const uint8_t common[] = { 0xF1, 0xF3, 0xF2, 0xF6 };
+	static const uint8_t rt[] = { 0xF8, 0xFA, 0xFB, 0xFC, 0xFE, 0xFF };
+	size_t n = 0, w = 0;
+
+#define ES_TOK(...) (w += (size_t)snprintf(every_status_want + w, sizeof(every_status_want) - w, \
+					   __VA_ARGS__))
+	for (unsigned st = 0x80; st < 0xF0; st++) {
+		int two = midi_data_len((uint8_t)st) == 2;
+		unsigned inside = st % 3; /* real-time byte: none, after the status, after data 1 */
+		uint8_t v = (uint8_t)(st & 0x7F), r1 = rt[st % sizeof(rt)];
+		uint8_t r2 = rt[(st + 1) % sizeof(rt)];
+
+		if (inside == 2 && !two)
+			inside = 0;
+		/* status + data (a real-time byte inside or not), running status
+		 * twice, a clock between them, a real-time byte inside the last */
+		buf[n++] = (uint8_t)st;
+		if (inside == 1)
+			buf[n++] = r1;
+		buf[n++] = v;
+		if (inside == 2)
+			buf[n++] = r1;
+		if (two)
+			buf[n++] = v ^ 0x11;
+		buf[n++] = v ^ 0x22;
+		if (two)
+			buf[n++] = v ^ 0x33;
+		buf[n++] = 0xF8;
+		buf[n++] = v ^ 0x44;
+		if (two) {
+			buf[n++] = r2;
+			buf[n++] = v ^ 0x55;
+		}
+		if (w)
+			ES_TOK(" ");
+		if (inside)
+			ES_TOK("%02x ", r1);
+		if (two)
+			ES_TOK("%02x%02x%02x %02x%02x%02x f8 %02x %02x%02x%02x", st, v, v ^ 0x11, st,
+			       v ^ 0x22, v ^ 0x33, r2, st, v ^ 0x44, v ^ 0x55);
+		else
+			ES_TOK("%02x%02x %02x%02x f8 %02x%02x", st, v, st, v ^ 0x22, st, v ^ 0x44);
+	}
+	for (size_t i = 0; i < sizeof(common); i++) {
+		int dl = midi_data_len(common[i]);
+
+		buf[n++] = common[i];
+		ES_TOK(" %02x", common[i]);
+		for (int k = 0; k < dl; k++) {
+			buf[n++] = (uint8_t)(0x10 * (i + 1) + (unsigned)k);
+			ES_TOK("%02x", (unsigned)(0x10 * (i + 1) + (unsigned)k));
+		}
+	}
+	for (size_t i = 0; i < sizeof(rt); i++) {
+		buf[n++] = rt[i];
+		ES_TOK(" %02x", rt[i]);
+	}
+#undef ES_TOK
+	assert_true(n <= cap && w < sizeof(every_status_want));
+	return n;
+}
+
+static void check_every_status(const struct row *r, const char *s)
+{
+	(void)r;
+	if (strcmp(s, every_status_want))
+		print_error("row 'every status byte':\n  got  %s\n  want %s\n", s, every_status_want);
+	assert_string_equal(s, every_status_want);
+}
+
 /* ---- the table ------------------------------------------------------- */
 
 static const struct row rows[] = {
@@ -398,6 +476,13 @@ static const struct row rows[] = {
 	  "f8 f8 903c64", { 0 }, NULL, NULL },
 	{ "real-time keeps running status", "90 3c 64 f8 3e fa 64 fc 40 00",
 	  "903c64 f8 fa 903e64 fc 904000", { 0 }, NULL, NULL },
+	{ "real-time inside the last message of the input", "f8 f8 f8 e9 f8 08 14",
+	  "f8 f8 f8 f8 e90814", { 0 }, NULL, NULL },
+	{ "real-time inside messages at the end of the parser's fast path",
+	  "e9 f8 08 14 90 3c 64 80 fe 3c 40 f8 c1 f8 05 b2 07 fa 64",
+	  "f8 e90814 903c64 fe 803c40 f8 f8 c105 fa b20764", { 0 }, NULL, NULL },
+	{ "two real-time bytes inside one message", "90 f8 fe 3c 64 b0 07 fa fc 64",
+	  "f8 fe 903c64 fa fc b00764", { 0 }, NULL, NULL },
 	{ "every real-time message", "f8 fa fb fc fe ff", "f8 fa fb fc fe ff", { 0 }, NULL, NULL },
 	{ "real-time inside SysEx", "f0 7e f8 7f fe 06 01 f7",
 	  "f8 fe x{7e7f0601}", { 0 }, NULL, NULL },
@@ -458,6 +543,8 @@ static const struct row rows[] = {
 	  "x{55*256+ +} f6", { .unterminated = 1 }, NULL, NULL },
 	{ "SysEx of 100 kB with clocks inside, in order, in chunks", NULL, NULL, { 0 },
 	  gen_big_sysex, check_big_sysex },
+	{ "every status byte, running status, real-time between and inside messages", NULL, NULL,
+	  { 0 }, gen_every_status, check_every_status },
 	{ "mixed stream (chunking invariance of everything together)",
 	  "3c 90 3c 64 3e f8 64 f0 7e 7f f8 06 01 f7 b0 07 64 08 65 f1 25 f4 22 "
 	  "f2 10 02 fd c0 05 06 90 3c f0 55*300 c0 07",

@@ -115,8 +115,15 @@ def osc_parse(d):
 PORT = free_port()
 conf_dir = tempfile.mkdtemp(prefix="ps-e2e-")
 conf = os.path.join(conf_dir, "phasorsync.conf")
+pat_dir = os.path.join(conf_dir, "patterns")
+os.mkdir(pat_dir)
+# one bar: C4 on beat 1 (96 PPQN, format 0)
+trk = bytes([0x00, 0x90, 60, 100, 0x60, 0x80, 60, 64, 0x82, 0x20, 0xff, 0x2f, 0x00])
+with open(os.path.join(pat_dir, "beat.mid"), "wb") as f:
+    f.write(b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 0, 96]) +
+            b"MTrk" + len(trk).to_bytes(4, "big") + trk)
 with open(conf, "w") as f:
-    f.write("[clock]\ntempo = 120\n[osc]\nport = %d\n" % PORT)
+    f.write("[clock]\ntempo = 120\n[osc]\nport = %d\n[patterns]\ndir = %s\n" % (PORT, pat_dir))
 log = open(os.path.join(conf_dir, "daemon.log"), "w+")
 daemon = subprocess.Popen([*DAEMON, "--config", conf], stdin=subprocess.DEVNULL,
                           stdout=subprocess.DEVNULL, stderr=log)
@@ -211,6 +218,29 @@ r = ctl("output", "clock", "swing", "90")
 check("phasorctl: daemon refusal is exit 1 with the reason", r.returncode == 1 and
       "must be from 50 to 75" in r.stderr, r.stderr)
 
+# --- patterns ---------------------------------------------------------------
+r = ctl("pattern", "list")
+check("phasorctl pattern list: the .mid files of patterns.dir", r.returncode == 0 and
+      r.stdout.split() == ["beat"], r.stdout + r.stderr)
+r1 = ctl("pattern", "beat", "launch", "bar")
+r2 = ctl("pattern", "beat", "mute", "1")
+time.sleep(0.1)
+r = ctl("--json", "pattern", "status")
+st = json.loads(r.stdout) if r.returncode == 0 else {}
+check("phasorctl pattern NAME launch / mute, then pattern status shows it",
+      r1.returncode == 0 and r2.returncode == 0 and st.get("name") == "beat" and
+      st.get("state") in ("armed", "playing") and st.get("mute") == 1 and st.get("bars") == 1,
+      r1.stderr + r2.stderr + r.stdout + r.stderr)
+r1 = ctl("pattern", "beat", "mute", "0")
+r2 = ctl("pattern", "beat", "stop", "now")
+check("phasorctl pattern NAME mute 0 / stop now: exit 0", r1.returncode == 0 and r2.returncode == 0,
+      r1.stderr + r2.stderr)
+r = ctl("pattern", "beat", "solo", "2")
+check("phasorctl pattern NAME solo 2 is refused locally (exit 2)", r.returncode == 2, r.stderr)
+r = ctl("pattern", "nosuch", "launch")
+check("phasorctl pattern with an unknown name: exit 1 with the reason", r.returncode == 1 and
+      "no pattern named 'nosuch'" in r.stderr, r.stderr)
+
 # --- bad inputs: every one answered, nothing changes ------------------------
 before = status()
 bad = [
@@ -225,6 +255,11 @@ bad = [
     (("/phasorsync/output/clock/ppqn", 4.5), "whole number"),
     (("/phasorsync/nonsense",), "unknown address"),
     (("/phasorsync/subscribe", "sometimes"), "must be state, bar or beat"),
+    (("/phasorsync/pattern/none/launch",), "no pattern named"),
+    (("/phasorsync/pattern/beat/launch", "later"), "must be now, beat or bar"),
+    (("/phasorsync/pattern/beat/dance",), "unknown action"),
+    (("/phasorsync/pattern/beat/mute",), "takes one value"),
+    (("/phasorsync/pattern/",), "expected /phasorsync/pattern/list"),
 ]
 all_ok, detail = True, []
 for args, want in bad:

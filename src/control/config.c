@@ -81,6 +81,10 @@ static int cfg_check_bind(const char *value, char *err, size_t errlen)
 	return -EINVAL;
 }
 
+static const struct cfg_choice cfg_quantize[] = {
+	{ "now", 0 }, { "beat", 1 }, { "bar", 2 }, { NULL, 0 }, /* enum engine_when */
+};
+
 static const struct cfg_choice cfg_log_levels[] = {
 	{ "error", LOG_ERR }, { "warning", LOG_WARNING }, { "notice", LOG_NOTICE },
 	{ "info", LOG_INFO }, { "debug", LOG_DEBUG },     { NULL, 0 },
@@ -153,6 +157,12 @@ static const struct cfg_key cfg_keys[] = {
 	{ "audio", "pulse_offset_us", CFG_INT32, CFG_OFF(audio.pulse_offset_us), -100000, 100000, NULL, "0", NULL },
 	{ "audio", "pulse_swing", CFG_PERCENT, CFG_OFF(audio.pulse_swing), CLK_SWING_MIN, CLK_SWING_MAX, NULL, "50", NULL },
 	{ "audio", "run_channel", CFG_INT, CFG_OFF(audio.run_channel), 0, 32, NULL, "0", NULL },
+	{ "patterns", "dir", CFG_STR, CFG_OFF(patterns.dir), 0, CONFIG_STR_MAX - 1, NULL,
+	  CONFIG_PATTERNS_DIR_DEFAULT, NULL },
+	{ "patterns", "autostart", CFG_STR, CFG_OFF(patterns.autostart), 0, 511, NULL, "", NULL },
+	{ "patterns", "output", CFG_STR, CFG_OFF(patterns.output), 0, CONFIG_NAME_MAX - 1, NULL, "", NULL },
+	{ "patterns", "channel", CFG_INT, CFG_OFF(patterns.channel), -1, 16, NULL, "-1", NULL },
+	{ "patterns", "quantize", CFG_ENUM, CFG_OFF(patterns.quantize), 0, 0, cfg_quantize, "bar", NULL },
 	{ "osc", "port", CFG_INT, CFG_OFF(osc.port), 1, 65535, NULL, "9000", NULL },
 	{ "osc", "bind", CFG_STR, CFG_OFF(osc.bind), 1, 63, NULL, "0.0.0.0", cfg_check_bind },
 	{ "osc", "allow", CFG_STR, CFG_OFF(osc.allow), 1, 511, NULL,
@@ -495,6 +505,20 @@ int config_check(const struct config *c, char *err, size_t errlen)
 		config_audio(c, &a);
 		if (audio_cfg_check(&a, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "[audio]: %s", why);
+			return -EINVAL;
+		}
+	}
+	if (c->patterns.channel == 0) {
+		snprintf(err, errlen, "patterns.channel = 0: channels are 1..16, or -1 for the file's own");
+		return -EINVAL;
+	}
+	if (c->patterns.output[0]) {
+		int found = 0;
+		for (int i = 0; i < c->nout; i++)
+			found |= !strcmp(c->out[i].name, c->patterns.output);
+		if (!found) {
+			snprintf(err, errlen, "patterns.output = %s: no [output.%s] is defined",
+				 c->patterns.output, c->patterns.output);
 			return -EINVAL;
 		}
 	}

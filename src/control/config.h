@@ -26,6 +26,7 @@
 #define CONFIG_ERR_MAX 512   /* bytes for an error message */
 #define CONFIG_MAX_OUTPUTS 16
 #define CONFIG_NAME_MAX 32   /* output name, with NUL */
+#define CONFIG_PATTERNS_DIR_DEFAULT "/var/lib/phasorsync/patterns" /* patterns.dir */
 #define CONFIG_STR_MAX 128   /* port names, patterns, paths, with NUL */
 
 enum config_midi_backend {
@@ -99,6 +100,13 @@ struct config {
 		bool udp;                         /* serve OSC over UDP */
 		bool tcp;                         /* serve OSC over TCP */
 	} osc;
+	struct {
+		char dir[CONFIG_STR_MAX];         /* directory of .mid files, "" = no patterns */
+		char autostart[512];              /* pattern names launched at start, comma-separated */
+		char output[CONFIG_NAME_MAX];     /* output they play to, "" = the first */
+		int channel;                      /* -1 = the file's channels, else 1..16 */
+		int quantize;                     /* default launch/stop point: enum engine_when */
+	} patterns;
 	int nout;                                       /* outputs defined */
 	int nout_explicit;                              /* 1 once a file or --set named an output */
 	struct config_output out[CONFIG_MAX_OUTPUTS];   /* in file order */

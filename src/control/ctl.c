@@ -482,6 +482,92 @@ static int ctl_status(struct osc_req *req)
 	return 0;
 }
 
+static const char *ctl_pat_state_name(int st)
+{
+	return st == ENGINE_PAT_PLAYING ? "playing" : st == ENGINE_PAT_ARMED ? "armed" : "stopped";
+}
+
+/* Slot of the pattern `name` (slot i plays pats->items[i]), or -1. */
+static int ctl_pattern_slot(const struct ctl *c, const char *name)
+{
+	for (int i = 0; c->pats && i < c->eng->npat; i++)
+		if (!strcmp(c->pats->items[i]->name, name))
+			return i;
+	return -1;
+}
+
+/*
+ * /phasorsync/pattern/list: the names; /phasorsync/pattern/status: per
+ * pattern the pairs name, state, mute, solo, queued, loops, bars;
+ * /phasorsync/pattern/NAME/launch|stop [now|beat|bar] (default
+ * patterns.quantize), /phasorsync/pattern/NAME/mute|solo 0|1.
+ */
+static int ctl_pattern(struct osc_req *req)
+{
+	struct ctl *c = req->ctx;
+	const char *rest = req->path + strlen("/phasorsync/pattern/");
+	const char *slash = strchr(rest, '/');
+	char name[PATTERN_NAME_MAX];
+	const char *action;
+	uint32_t when;
+	bool b;
+	int slot;
+	lo_message m;
+
+	if (!strcmp(rest, "list") || !strcmp(rest, "status")) {
+		bool status = rest[0] == 's';
+		if (ctl_no_args(req) < 0)
+			return 0;
+		if (!(m = lo_message_new()))
+			return 0;
+		for (int i = 0; c->pats && i < c->eng->npat; i++) {
+			const struct engine_pat_status *ps = &c->eng->pat_status[i];
+			if (!status) {
+				lo_message_add_string(m, c->pats->items[i]->name);
+				continue;
+			}
+			ctl_kv_s(m, "name", c->pats->items[i]->name);
+			ctl_kv_s(m, "state", ctl_pat_state_name(atomic_load(&ps->state)));
+			ctl_kv_i(m, "mute", atomic_load(&ps->mute));
+			ctl_kv_i(m, "solo", atomic_load(&ps->solo));
+			ctl_kv_i(m, "queued", atomic_load(&ps->queued));
+			ctl_kv_i(m, "loops", (int64_t)atomic_load(&ps->loops));
+			ctl_kv_i(m, "bars", c->pats->items[i]->bars);
+		}
+		osc_send(req->srv, req->from, req->path, m);
+		lo_message_free(m);
+		return 0;
+	}
+	if (!slash || slash == rest || (size_t)(slash - rest) >= sizeof(name))
+		return osc_reply_error(req, "expected /phasorsync/pattern/list, /phasorsync/pattern/status "
+					    "or /phasorsync/pattern/NAME/ACTION");
+	memcpy(name, rest, (size_t)(slash - rest));
+	name[slash - rest] = '\0';
+	action = slash + 1;
+	slot = ctl_pattern_slot(c, name);
+	if (slot < 0)
+		return osc_reply_error(req, "no pattern named '%s' (see /phasorsync/pattern/list; "
+					    "patterns are the .mid files of patterns.dir)", name);
+	if (!strcmp(action, "launch") || !strcmp(action, "stop")) {
+		if (req->argc > 1)
+			return osc_reply_error(req, "takes an optional when: now, beat or bar");
+		when = (uint32_t)c->cfg->patterns.quantize;
+		if (req->argc == 1 && ctl_arg_when(req, 0, &when) < 0)
+			return 0;
+		return ctl_post(req, action[0] == 'l' ? ENGINE_CMD_PATTERN_LAUNCH : ENGINE_CMD_PATTERN_STOP,
+				(uint32_t)slot, when);
+	}
+	if (!strcmp(action, "mute") || !strcmp(action, "solo")) {
+		if (req->argc != 1)
+			return osc_reply_error(req, "takes one value: 1 = on, 0 = off");
+		if (osc_arg_bool(req, 0, action, &b) < 0)
+			return 0;
+		return ctl_post(req, action[0] == 'm' ? ENGINE_CMD_PATTERN_MUTE : ENGINE_CMD_PATTERN_SOLO,
+				(uint32_t)slot, b);
+	}
+	return osc_reply_error(req, "unknown action '%s': launch, stop, mute, solo", action);
+}
+
 /* The subscriber address: the sender's host, at `port` if given. */
 static int ctl_sub_peer(struct osc_req *req, int i, struct osc_peer *p)
 {
@@ -575,6 +661,9 @@ static const char *const ctl_help_text[] = {
 	"/phasorsync/status", "/phasorsync/subscribe [state|bar|beat] [port]",
 	"/phasorsync/unsubscribe [port]", "/phasorsync/reload", "/phasorsync/tap",
 	"/phasorsync/follow [0|1]", "/phasorsync/panic", "/panic",
+	"/phasorsync/pattern/list", "/phasorsync/pattern/status",
+	"/phasorsync/pattern/NAME/launch [now|beat|bar]", "/phasorsync/pattern/NAME/stop [now|beat|bar]",
+	"/phasorsync/pattern/NAME/mute 0|1", "/phasorsync/pattern/NAME/solo 0|1",
 	"/phasorsync/help", NULL,
 };
 
@@ -600,6 +689,7 @@ static const struct osc_method ctl_methods[] = {
 	{ "/phasorsync/locate", ctl_locate },
 	{ "/phasorsync/quantum", ctl_quantum },
 	{ "/phasorsync/output/", ctl_output },
+	{ "/phasorsync/pattern/", ctl_pattern },
 	{ "/phasorsync/status", ctl_status },
 	{ "/phasorsync/subscribe", ctl_subscribe },
 	{ "/phasorsync/unsubscribe", ctl_unsubscribe },

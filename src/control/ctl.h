@@ -37,6 +37,7 @@ struct ctl_sub {
 
 struct ctl {
 	struct engine *eng;               /* the engine (commands, snapshot, stats) */
+	const struct pattern_set *pats;   /* loaded patterns, slot i = items[i] (NULL = none) */
 	struct timesrc *ts;               /* time source for "now" */
 	struct config *cfg;               /* running configuration (outputs by name) */
 	struct osc_server osc;            /* the OSC server */

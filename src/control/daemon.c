@@ -33,6 +33,7 @@
 #include "control/log.h"
 #include "control/sdnotify.h"
 #include "engine/engine.h"
+#include "engine/pattern.h"
 #include "midi/midi_auto.h"
 #include "clock/timesrc_virtual.h"
 #include "audio/audio_engine.h"
@@ -52,6 +53,7 @@ struct daemon {
 	struct config file_cfg;          /* as last loaded (to see what a reload changes) */
 	struct timesrc_posix ts;         /* the engine's clock */
 	struct engine eng;               /* the engine */
+	struct pattern_set pats;         /* loaded patterns (slot i = pats.items[i]); outlive the engine */
 	struct ctl ctl;                  /* OSC API */
 	int sfd;                         /* signalfd */
 	int tick_fd;                     /* housekeeping timer */
@@ -177,6 +179,12 @@ static int daemon_reload(void *ctx, char *err, size_t errlen)
 		snprintf(err, errlen, "invalid configuration (see the log for file:line)");
 		logx(LOG_ERR, "reload rejected; the running configuration is kept");
 		return -EINVAL;
+	}
+	if (memcmp(&next.patterns, &d->file_cfg.patterns, sizeof(next.patterns))) {
+		/* the engine holds pointers into the loaded set: swapping it
+		 * needs a hand-over the engine does not have yet */
+		logx(LOG_WARNING, "reload: [patterns] changed; patterns are reloaded at the next restart");
+		next.patterns = d->cfg.patterns;
 	}
 	if (memcmp(&next.rt, &d->file_cfg.rt, sizeof(next.rt)) ||
 	    memcmp(&next.midi, &d->file_cfg.midi, sizeof(next.midi)) ||
@@ -366,9 +374,11 @@ static void daemon_stop_transport(struct daemon *d)
 	struct clk_snapshot s;
 	int64_t deadline = timesrc_mono_now_ns() + DAEMON_STOP_WAIT_NS;
 
-	if (!engine_snapshot(&d->eng, &s) || s.transport != CLK_PLAYING)
+	if (!engine_snapshot(&d->eng, &s) ||
+	    (s.transport != CLK_PLAYING && atomic_load(&d->eng.stats.sounding) == 0))
 		return;
-	daemon_post(d, ENGINE_CMD_STOP, 0, 0);
+	if (s.transport == CLK_PLAYING)
+		daemon_post(d, ENGINE_CMD_STOP, 0, 0);
 	/* Everything due before the stop point has been handed out once that
 	 * instant has passed (the engine hands events out before they are due)
 	 * and the one-shot queue is empty. */
@@ -376,6 +386,7 @@ static void daemon_stop_transport(struct daemon *d)
 		usleep(2000);
 		if (engine_snapshot(&d->eng, &s) && s.transport == CLK_STOPPED &&
 		    atomic_load(&d->eng.stats.queued) == 0 &&
+		    atomic_load(&d->eng.stats.sounding) == 0 && /* pattern note-offs are out */
 		    timesrc_mono_now_ns() > tl_time_at(&s.tl, s.play_until))
 			return;
 	}
@@ -393,6 +404,93 @@ static void daemon_engine_cfg(const struct config *c, struct engine_cfg *e)
 		e->out[i] = c->out[i].clk;
 	e->follow = c->follow.enabled;
 	e->follow_stop_on_loss = c->follow.stop_on_loss != 0;
+}
+
+static void daemon_pattern_err_cb(void *ctx, const char *file, const struct smf_error *err)
+{
+	(void)ctx;
+	logx(LOG_WARNING, "patterns: %s skipped: %s", file, err && err->msg[0] ? err->msg : "cannot load");
+}
+
+/*
+ * Load [patterns] dir into `set` and give the engine its slots (the first
+ * ENGINE_MAX_PATTERNS by name), all on patterns.output.  A missing or
+ * unreadable directory is a warning: the daemon runs without patterns.
+ */
+static void daemon_load_patterns(const struct config *c, struct pattern_set *set,
+				 struct engine_cfg *e)
+{
+	struct pattern_opts po;
+	int out = 0, r;
+
+	memset(set, 0, sizeof(*set));
+	e->npat = 0;
+	if (!c->patterns.dir[0])
+		return;
+	for (int i = 0; i < c->nout; i++)
+		if (c->patterns.output[0] && !strcmp(c->out[i].name, c->patterns.output))
+			out = i;
+	pattern_opts_defaults(&po);
+	po.channel = c->patterns.channel > 0 ? c->patterns.channel - 1 : -1;
+	r = pattern_dir_load(c->patterns.dir, &po, NULL, set, daemon_pattern_err_cb, NULL);
+	if (r < 0) {
+		/* the default directory may simply not exist yet: not worth a warning */
+		bool dflt = r == -ENOENT && !strcmp(c->patterns.dir, CONFIG_PATTERNS_DIR_DEFAULT);
+		logx(dflt ? LOG_INFO : LOG_WARNING, "patterns: cannot read %s: %s; running without patterns",
+		     c->patterns.dir, strerror(-r));
+		return;
+	}
+	if (set->count > 0 && c->nout == 0) {
+		logx(LOG_WARNING, "patterns: no output defined to play them; running without patterns");
+		return;
+	}
+	if (set->count > ENGINE_MAX_PATTERNS)
+		logx(LOG_WARNING, "patterns: %u files in %s, only the first %d (by name) are playable",
+		     set->count, c->patterns.dir, ENGINE_MAX_PATTERNS);
+	for (uint32_t i = 0; i < set->count && i < ENGINE_MAX_PATTERNS; i++) {
+		e->pat[i] = set->items[i];
+		e->pat_out[i] = out;
+		e->npat++;
+	}
+	logx(LOG_INFO, "patterns: %d loaded from %s, playing to output %s", e->npat, c->patterns.dir,
+	     c->nout > 0 ? c->out[out].name : "-");
+}
+
+/* Slot of the pattern called `name` (the engine's slot table mirrors the
+ * set's order), or -1. */
+static int daemon_pattern_slot(const struct pattern_set *set, int npat, const char *name)
+{
+	for (int i = 0; i < npat; i++)
+		if (!strcmp(set->items[i]->name, name))
+			return i;
+	return -1;
+}
+
+/* Launch patterns.autostart's patterns (they start with the transport). */
+static void daemon_autostart(struct engine *eng, const struct config *c,
+			     const struct pattern_set *set)
+{
+	char list[sizeof(c->patterns.autostart)], *save = NULL;
+
+	snprintf(list, sizeof(list), "%s", c->patterns.autostart);
+	for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct engine_cmd cmd = { .type = ENGINE_CMD_PATTERN_LAUNCH, .i64 = c->patterns.quantize };
+		int slot;
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		for (char *end = tok + strlen(tok); end > tok && (end[-1] == ' ' || end[-1] == '\t');)
+			*--end = 0;
+		if (!*tok)
+			continue;
+		slot = daemon_pattern_slot(set, eng->npat, tok);
+		if (slot < 0) {
+			logx(LOG_WARNING, "patterns.autostart: no pattern '%s' in %s", tok,
+			     c->patterns.dir[0] ? c->patterns.dir : "(patterns.dir is empty)");
+			continue;
+		}
+		cmd.u32 = (uint32_t)slot;
+		engine_post(eng, &cmd);
+	}
 }
 
 /*
@@ -518,6 +616,10 @@ static void daemon_audio_start(struct daemon *d)
 		d->ab = NULL;
 		return;
 	}
+	/* The audio thread renders up to a whole device buffer (plus the period
+	 * being rendered) ahead of now: changes must not land inside it. */
+	d->eng.commit_ahead_ns = (int64_t)a.fmt.period * (a.fmt.periods + 1) * 1000000000 /
+				 (int64_t)a.fmt.rate;
 	logx(LOG_INFO, "audio: %s, %u Hz, %u channels, period %u x %u", a.device, a.fmt.rate,
 	     a.fmt.channels, a.fmt.period, a.fmt.periods);
 }
@@ -542,9 +644,15 @@ static void daemon_midi_service(struct daemon *d)
 	if (!d->midi_open)
 		return;
 	while ((k = d->mb->ops->service(d->mb, n, 16)) > 0) {
-		for (int i = 0; i < k; i++)
+		for (int i = 0; i < k; i++) {
 			logx(LOG_INFO, "MIDI: port %u %s %s", n[i].port,
 			     n[i].type == MIDI_NOTIFY_CONNECTED ? "connected to" : "lost", n[i].peer);
+			/* a lost peer cannot hear note-offs: the engine forgets
+			 * that output's notes rather than sending into the void */
+			for (int o = 0; o < d->eng.nout && n[i].type == MIDI_NOTIFY_DISCONNECTED; o++)
+				if (d->eng.out[o].port == (int)n[i].port)
+					daemon_post(d, ENGINE_CMD_OUTPUT_LOST, (uint32_t)o, 0);
+		}
 		if (k < 16)
 			break;
 	}
@@ -603,11 +711,13 @@ int daemon_run(const struct daemon_opts *o)
 		if (d->nsvc < 0)
 			d->nsvc = 0;
 	}
+	daemon_load_patterns(&d->cfg, &d->pats, &ecfg);
 	r = engine_init(&d->eng, &d->ts.base, d->mb, &ecfg);
 	if (r < 0) {
 		logx(LOG_ERR, "engine: %s", strerror(-r));
 		goto out_midi;
 	}
+	d->ctl.pats = &d->pats;
 	_Static_assert(sizeof(scfg.bind) == sizeof(d->cfg.osc.bind), "bind buffers differ");
 	memcpy(scfg.bind, d->cfg.osc.bind, sizeof(scfg.bind));
 	scfg.port = d->cfg.osc.port;
@@ -623,6 +733,7 @@ int daemon_run(const struct daemon_opts *o)
 	d->ctl.reload = daemon_reload;
 	d->ctl.reload_ctx = d;
 
+	daemon_audio_start(d); /* before the engine thread: it sets eng.commit_ahead_ns */
 	tcfg = (struct rt_thread_cfg){ .name = "ps-engine", .priority = d->cfg.rt.priority,
 				       .cpu = d->cfg.rt.cpu };
 	r = rt_thread_start(&engine_thread, &tcfg, engine_run, &d->eng);
@@ -635,9 +746,9 @@ int daemon_run(const struct daemon_opts *o)
 	d->ctl.mlocked = d->cfg.rt.mlock && st.mlocked;
 	if (rt_status_warning(&st, d->cfg.rt.priority, warn, sizeof(warn)) > 0)
 		logx(LOG_WARNING, "%s", warn);
+	daemon_autostart(&d->eng, &d->cfg, &d->pats);
 	if (d->cfg.clock.start)
 		daemon_post(d, ENGINE_CMD_START, ENGINE_WHEN_NOW, 0);
-	daemon_audio_start(d);
 	logx(LOG_NOTICE, "running: rt: %s (SCHED_FIFO priority %d), memory locked: %s, "
 			 "tempo %.3f BPM, OSC %s port %d",
 	     st.rt ? "true" : "false", st.priority, d->ctl.mlocked ? "yes" : "no",
@@ -662,6 +773,7 @@ int daemon_run(const struct daemon_opts *o)
 	logx(LOG_NOTICE, "stopped");
 	sdnotify_close(&d->sd);
 out_ctl:
+	daemon_audio_stop(d); /* idempotent */
 	if (d->ctl_open)
 		ctl_close(&d->ctl);
 out_midi:
@@ -670,6 +782,7 @@ out_midi:
 		d->mb->ops->close(d->mb);
 	}
 out_ts:
+	pattern_set_free(&d->pats); /* the engine thread has ended */
 	timesrc_posix_close(&d->ts);
 out_fds:
 	if (d->tick_fd >= 0)
@@ -707,6 +820,7 @@ int daemon_render(const struct daemon_opts *o, int64_t duration_ns, const char *
 	static struct midi_auto ma;
 	static struct audio_engine ae;
 	static struct audio_wav wav;
+	static struct pattern_set pats;
 	struct engine_cfg ecfg;
 	struct audio_cfg acfg;
 	struct midi_backend *mb;
@@ -724,10 +838,12 @@ int daemon_render(const struct daemon_opts *o, int64_t duration_ns, const char *
 	if (daemon_open_midi(&ma, &cfg, &ecfg, daemon_render_clock, &vt.base) < 0)
 		return 1;
 	mb = midi_auto_backend(&ma);
+	daemon_load_patterns(&cfg, &pats, &ecfg);
 	r = engine_init(&eng, &vt.base, mb, &ecfg);
 	if (r < 0) {
 		logx(LOG_ERR, "engine: %s", strerror(-r));
 		mb->ops->close(mb);
+		pattern_set_free(&pats);
 		return 1;
 	}
 	if (audio) {
@@ -742,6 +858,7 @@ int daemon_render(const struct daemon_opts *o, int64_t duration_ns, const char *
 			return 1;
 		}
 	}
+	daemon_autostart(&eng, &cfg, &pats);
 	if (cfg.clock.start) {
 		struct engine_cmd c = { .type = ENGINE_CMD_START, .u32 = ENGINE_WHEN_NOW };
 		engine_post(&eng, &c);
@@ -763,6 +880,7 @@ int daemon_render(const struct daemon_opts *o, int64_t duration_ns, const char *
 	if (audio)
 		r = wav.base.ops->close(&wav.base); /* finishes the header */
 	mb->ops->close(mb);
+	pattern_set_free(&pats);
 	logx(LOG_INFO, "rendered %.3f s: %llu MIDI events%s%s", duration_ns / 1e9,
 	     (unsigned long long)atomic_load(&eng.stats.sent), audio ? ", audio to " : "",
 	     audio ? audio_path : "");

@@ -54,6 +54,11 @@ void remote_usage(FILE *f)
 		"  output NAME SETTING [VALUE] show or set an output setting: enable, offset (ms),\n"
 		"                              swing (%%), swing_unit, ppqn, clock_while_stopped,\n"
 		"                              transport, spp\n"
+		"  pattern list | status       pattern names; per pattern state, mute, solo, loops\n"
+		"  pattern NAME launch|stop [now|beat|bar]\n"
+		"                              launch (or restart) / stop a pattern, quantized\n"
+		"                              (default patterns.quantize)\n"
+		"  pattern NAME mute|solo 0|1  mute or solo a pattern\n"
 		"  reload | panic              re-read the configuration; all notes off\n");
 }
 
@@ -376,6 +381,49 @@ static int remote_dispatch(struct remote *r, int argc, char **argv)
 		m = lo_message_new();
 		lo_message_add_float(m, (float)v); /* range checks are the daemon's: one source of truth */
 		return remote_call(r, path, m, NULL);
+	}
+	if (!strcmp(cmd, "pattern")) {
+		if (argc == 2 && (!strcmp(argv[1], "list") || !strcmp(argv[1], "status"))) {
+			snprintf(path, sizeof(path), "/phasorsync/pattern/%s", argv[1]);
+			st = remote_call(r, path, lo_message_new(), path);
+			if (st != REMOTE_EXIT_OK)
+				return st;
+			if (argv[1][0] == 's') {
+				remote_print_status(r); /* name, state, ... repeated per pattern */
+			} else {
+				lo_arg **a = lo_message_get_argv(r->reply);
+				int n = lo_message_get_argc(r->reply);
+				for (int i = 0; i < n; i++)
+					printf(r->json ? "%s\"%s\"%s" : "%s%s\n",
+					       r->json ? (i ? "," : "[") : "", osc_str(a[i]),
+					       r->json && i == n - 1 ? "]\n" : "");
+				if (r->json && n == 0)
+					printf("[]\n");
+			}
+			return st;
+		}
+		if (argc >= 3 && (!strcmp(argv[2], "launch") || !strcmp(argv[2], "stop")) && argc <= 4) {
+			if (argc == 4 && remote_when(argv[3]) < 0)
+				return REMOTE_EXIT_USAGE;
+			snprintf(path, sizeof(path), "/phasorsync/pattern/%s/%s", argv[1], argv[2]);
+			m = lo_message_new();
+			if (argc == 4)
+				lo_message_add_string(m, argv[3]);
+			return remote_call(r, path, m, NULL);
+		}
+		if (argc == 4 && (!strcmp(argv[2], "mute") || !strcmp(argv[2], "solo"))) {
+			if (strcmp(argv[3], "0") && strcmp(argv[3], "1")) {
+				fprintf(stderr, "phasorctl: %s '%s': expected 0 or 1\n", argv[2], argv[3]);
+				return REMOTE_EXIT_USAGE;
+			}
+			snprintf(path, sizeof(path), "/phasorsync/pattern/%s/%s", argv[1], argv[2]);
+			m = lo_message_new();
+			lo_message_add_int32(m, argv[3][0] == '1');
+			return remote_call(r, path, m, NULL);
+		}
+		fprintf(stderr, "phasorctl: usage: pattern list|status, pattern NAME launch|stop "
+				"[now|beat|bar], pattern NAME mute|solo 0|1\n");
+		return REMOTE_EXIT_USAGE;
 	}
 	if (!strcmp(cmd, "watch")) {
 		const char *ev = argc > 1 ? argv[1] : "beat";

@@ -16,6 +16,19 @@
  * 1), Stop `lead` before the first pulse that is not played; lead is 1 ms,
  * or a quarter of the pulse period at very fast tempos, so it always falls
  * between two pulses.
+ *
+ * Patterns (docs/adr/0010-pattern-playback.md): each slot is a third kind
+ * of generator next to the pulses and the one-shot queue.  Its next item
+ * is either its cursor's next event or a marker - a pending change
+ * (launch, stop, transport start/stop/locate) or release (mute, solo,
+ * panic) - whichever comes first in *position*; its due time is the
+ * position warped by the output's swing (relative to the song origin)
+ * plus the output's offset.  A marker first ends every note the tracker
+ * holds for the slot with explicit note-offs, so a release is always
+ * handed out after everything the slot sent before it, on the same grid,
+ * and never before what is committed.  At equal due times markers come
+ * first (note-offs before Panic's CC 123 and before re-struck notes),
+ * then one-shot events, pulses, pattern events.
  */
 #include "engine/engine.h"
 
@@ -23,6 +36,9 @@
 #include <syslog.h>
 
 #define ENG_SIXTEENTH (TL_UNITS_PER_BEAT / 4)
+#define ENG_NONE (-2)     /* eng_next_event: nothing pending */
+#define ENG_TQ (-1)       /* eng_next_event: the one-shot queue head */
+#define ENG_PAT(i) (-3 - (i)) /* eng_next_event: pattern slot i (and back) */
 #define ENG_SPP_MAX 16383
 
 static int64_t eng_max64(int64_t a, int64_t b) RT_SAFE
@@ -64,6 +80,11 @@ static int engine_cfg_check(const struct engine_cfg *c, const struct midi_backen
 		return -EINVAL;
 	for (int i = 0; i < c->nout; i++)
 		if (clk_output_cfg_check(&c->out[i], c->lookahead_ns, err, sizeof(err)) < 0)
+			return -EINVAL;
+	if (c->npat < 0 || c->npat > ENGINE_MAX_PATTERNS)
+		return -EINVAL;
+	for (int i = 0; i < c->npat; i++)
+		if (!c->pat[i] || c->pat_out[i] < 0 || c->pat_out[i] >= c->nout)
 			return -EINVAL;
 	return 0;
 }
@@ -155,6 +176,7 @@ int engine_init(struct engine *e, struct timesrc *ts, struct midi_backend *midi,
 	e->next_deadline = now + ENGINE_IDLE_PERIOD_NS;
 	e->emit_limit = INT64_MAX;
 	e->lat_samples = NULL;
+	e->commit_ahead_ns = 0;
 	e->follow_port = cfg->follow_port;
 	e->follow_stop_on_loss = cfg->follow_stop_on_loss;
 	e->follow = false;
@@ -168,6 +190,26 @@ int engine_init(struct engine *e, struct timesrc *ts, struct midi_backend *midi,
 		e->follow = true;
 		e->follow_state = ENGINE_FOLLOW_WAITING;
 		atomic_store(&e->stats.follow_state, ENGINE_FOLLOW_WAITING);
+	}
+	atomic_init(&e->stats.sounding, 0);
+	atomic_init(&e->stats.notes_refused, 0);
+	atomic_init(&e->stats.notes_forgotten, 0);
+	notetrack_init(&e->nt);
+	e->npat = cfg->npat;
+	for (int i = 0; i < ENGINE_MAX_PATTERNS; i++) {
+		e->pat[i] = (struct engine_pattern){
+			.pat = i < cfg->npat ? cfg->pat[i] : NULL,
+			.out = i < cfg->npat ? cfg->pat_out[i] : 0,
+			.state = ENGINE_PAT_STOPPED,
+			.chg_pos = INT64_MAX,
+			.rel_pos = INT64_MAX,
+			.last_loop = INT64_MIN,
+		};
+		atomic_init(&e->pat_status[i].state, ENGINE_PAT_STOPPED);
+		atomic_init(&e->pat_status[i].mute, false);
+		atomic_init(&e->pat_status[i].solo, false);
+		atomic_init(&e->pat_status[i].queued, false);
+		atomic_init(&e->pat_status[i].loops, 0);
 	}
 	e->tl_dirty = false;
 	e->quit = false;
@@ -247,10 +289,14 @@ static int64_t eng_lead_ns(const struct engine *e, int64_t pos) RT_SAFE
 	return eng_min64(ENGINE_LEAD_MAX_NS, tick / 4);
 }
 
-/* The first position after everything already handed out and after `t`. */
+/* The first position after everything already handed out, after `t`, and
+ * after what the audio thread may already have rendered (commit_ahead_ns):
+ * a change there is heard at the same instant in MIDI and audio. */
 static int64_t eng_first_free_pos(const struct engine *e, int64_t t) RT_SAFE
 {
-	return tl_pos_at(&e->tl, eng_max64(e->committed_t, t)) + 1;
+	int64_t rendered = timesrc_now_ns(e->ts) + e->commit_ahead_ns;
+
+	return tl_pos_at(&e->tl, eng_max64(eng_max64(e->committed_t, t), rendered)) + 1;
 }
 
 /* Queue a one-shot message for output `out`, `base` being its timeline time
@@ -346,13 +392,178 @@ static void eng_send(struct engine *e, int out, const struct midi_msg *m, int64_
 	}
 }
 
+/* ---- pattern slots ----------------------------------------------------- */
+
+/* Base time of a pattern position on output `out`: swung like its clock,
+ * relative to the song origin. */
+static int64_t eng_pat_time(const struct engine *e, int out, int64_t pos) RT_SAFE
+{
+	const struct clk_output_cfg *c = &e->out[out].cfg;
+
+	return tl_time_at(&e->tl, e->song_origin + clk_swing(pos - e->song_origin, c->swing_permille,
+							       c->swing_unit));
+}
+
+static bool eng_pat_muted(const struct engine *e, int i) RT_SAFE
+{
+	bool any_solo = false;
+
+	if (e->pat[i].mute)
+		return true;
+	for (int k = 0; k < e->npat; k++)
+		any_solo = any_solo || e->pat[k].solo;
+	return any_solo && !e->pat[i].solo;
+}
+
+/* Launched: playing, armed, or about to be (the pending change decides). */
+static bool eng_pat_launched(const struct engine_pattern *s) RT_SAFE
+{
+	return (s->chg_pos != INT64_MAX ? s->chg_next : s->state) != ENGINE_PAT_STOPPED;
+}
+
+static void eng_pat_publish(struct engine *e, int i) RT_SAFE
+{
+	struct engine_pattern *s = &e->pat[i];
+	struct engine_pat_status *st = &e->pat_status[i];
+
+	atomic_store_explicit(&st->state, s->state, memory_order_relaxed);
+	atomic_store_explicit(&st->mute, s->mute, memory_order_relaxed);
+	atomic_store_explicit(&st->solo, s->solo, memory_order_relaxed);
+	atomic_store_explicit(&st->queued, s->chg_pos != INT64_MAX, memory_order_relaxed);
+}
+
+/*
+ * Pend a change of slot i at position `pos`: from there it is in state
+ * `next` (PLAYING: loops from `origin`, playing from `from`).  A pending
+ * stop earlier than `pos` keeps its position (its notes end there; a later
+ * restart plays from `from`).  A slot with nothing playing or sounding
+ * that does not start changes at once.
+ */
+static void eng_pat_change(struct engine *e, int i, int64_t pos, int next, int64_t origin,
+			   int64_t from) RT_SAFE
+{
+	struct engine_pattern *s = &e->pat[i];
+	struct notetrack_filter f = { .out = s->out, .channel = NOTETRACK_ANY, .owner = i };
+
+	if (next != ENGINE_PAT_PLAYING && s->state != ENGINE_PAT_PLAYING &&
+	    s->chg_pos == INT64_MAX && notetrack_count(&e->nt, &f) == 0) {
+		s->state = next;
+		eng_pat_publish(e, i);
+		return;
+	}
+	if (s->chg_pos != INT64_MAX && s->chg_next != ENGINE_PAT_PLAYING && s->chg_pos < pos)
+		pos = s->chg_pos;
+	s->chg_pos = pos;
+	s->chg_next = next;
+	s->chg_origin = origin;
+	s->chg_from = eng_max64(from, pos);
+	eng_pat_publish(e, i);
+}
+
+/* Release slot i's notes at the first free position (mute, solo, panic). */
+static void eng_pat_release_soon(struct engine *e, int i, int64_t now) RT_SAFE
+{
+	e->pat[i].rel_pos = eng_min64(e->pat[i].rel_pos, eng_first_free_pos(e, now));
+}
+
+/*
+ * Slot i's next item: its position and whether it is a marker (true) or
+ * the cursor's event `*ev`.  Returns false when it has nothing pending.
+ */
+static bool eng_pat_peek(const struct engine *e, int i, int64_t *pos,
+			 const struct pattern_event **ev) RT_SAFE
+{
+	const struct engine_pattern *s = &e->pat[i];
+	int64_t marker = eng_min64(s->chg_pos, s->rel_pos), p;
+
+	*ev = NULL;
+	if (s->state == ENGINE_PAT_PLAYING && pattern_cursor_peek(&s->cur, &p, ev) && p < marker) {
+		*pos = p;
+		return true;
+	}
+	*ev = NULL;
+	*pos = marker;
+	return marker != INT64_MAX;
+}
+
+/* Send `count` note-offs for every note of slot i the tracker holds. */
+static void eng_pat_release(struct engine *e, int i, int64_t due, int64_t now) RT_SAFE
+{
+	struct notetrack_filter f = { .out = e->pat[i].out, .channel = NOTETRACK_ANY, .owner = i };
+	uint32_t n;
+
+	do {
+		n = notetrack_take(&e->nt, &f, e->rel_buf, ENGINE_RELEASE_BATCH);
+		for (uint32_t k = 0; k < n; k++) {
+			struct midi_msg m = { .type = MIDI_NOTE_OFF, .channel = e->rel_buf[k].channel,
+					      .data = { e->rel_buf[k].note, PATTERN_OFF_VELOCITY } };
+			for (uint16_t c = 0; c < e->rel_buf[k].count; c++)
+				eng_send(e, e->pat[i].out, &m, due, now);
+		}
+	} while (n == ENGINE_RELEASE_BATCH);
+}
+
+/* Hand out slot i's next item (the one eng_next_event() found due). */
+static void eng_pat_emit(struct engine *e, int i, int64_t now) RT_SAFE
+{
+	struct engine_pattern *s = &e->pat[i];
+	const struct pattern_event *ev;
+	int64_t pos, base, due;
+
+	if (!eng_pat_peek(e, i, &pos, &ev))
+		return;
+	base = eng_pat_time(e, s->out, pos);
+	due = base + eng_offset_ns(e, s->out);
+	e->committed_t = eng_max64(e->committed_t, base);
+	if (!ev) {
+		eng_pat_release(e, i, due, now);
+		if (s->rel_pos <= pos)
+			s->rel_pos = INT64_MAX;
+		if (s->chg_pos <= pos) {
+			s->state = s->chg_next;
+			s->chg_pos = INT64_MAX;
+			if (s->state == ENGINE_PAT_PLAYING) {
+				pattern_cursor_init(&s->cur, s->pat, s->chg_origin, s->chg_from);
+				s->last_loop = INT64_MIN;
+			}
+		}
+		eng_pat_publish(e, i);
+		return;
+	}
+	if (s->cur.loop_start != s->last_loop) {
+		s->last_loop = s->cur.loop_start;
+		atomic_fetch_add_explicit(&e->pat_status[i].loops, 1, memory_order_relaxed);
+	}
+	pattern_cursor_next(&s->cur);
+	if (ev->msg.type == MIDI_NOTE_ON) {
+		int r;
+		if (eng_pat_muted(e, i))
+			return;
+		r = notetrack_on(&e->nt, s->out, ev->msg.channel, ev->msg.data[0], i);
+		if (r < 0) {
+			/* an untracked note could stick; a missing one cannot */
+			atomic_fetch_add_explicit(&e->stats.notes_refused, 1, memory_order_relaxed);
+			return;
+		}
+	} else if (ev->msg.type == MIDI_NOTE_OFF) {
+		/* only what this slot has sounding (not what a mute released) */
+		if (notetrack_off(&e->nt, s->out, ev->msg.channel, ev->msg.data[0], i) < 0)
+			return;
+	} else if (eng_pat_muted(e, i)) {
+		return;
+	}
+	eng_send(e, s->out, &ev->msg, due, now);
+}
+
 /* Earliest pending event: returns its due time (INT64_MAX if none); *out
- * is the output index for a pulse, or -1 for the one-shot queue head. */
+ * is the output index for a pulse, ENG_TQ for the one-shot queue head,
+ * ENG_PAT(slot) for a pattern slot's next item, ENG_NONE for nothing. */
 static int64_t eng_next_event(struct engine *e, int *out, int64_t *base) RT_SAFE
 {
-	int64_t best = INT64_MAX, due, b, tq_due;
+	int64_t best = INT64_MAX, due, b, tq_due, pos;
+	const struct pattern_event *ev;
 
-	*out = -2;
+	*out = ENG_NONE;
 	for (int i = 0; i < e->nout; i++) {
 		if (eng_out_peek(e, &e->out[i], &due, &b) && due < best) {
 			best = due;
@@ -362,7 +573,18 @@ static int64_t eng_next_event(struct engine *e, int *out, int64_t *base) RT_SAFE
 	}
 	if (tqueue_peek(&e->tq, &tq_due, NULL) == 0 && tq_due <= best) {
 		best = tq_due;
-		*out = -1;
+		*out = ENG_TQ;
+	}
+	for (int i = 0; i < e->npat; i++) {
+		if (!eng_pat_peek(e, i, &pos, &ev))
+			continue;
+		b = eng_pat_time(e, e->pat[i].out, pos);
+		due = b + eng_offset_ns(e, e->pat[i].out);
+		if (due < best || (due == best && !ev && *out > ENG_PAT(0))) {
+			best = due;
+			*base = b;
+			*out = ENG_PAT(i);
+		}
 	}
 	return best;
 }
@@ -376,9 +598,11 @@ static void eng_emit(struct engine *e, int64_t now) RT_SAFE
 		int out;
 		int64_t base = 0, due = eng_next_event(e, &out, &base);
 
-		if (due > horizon || out == -2)
+		if (due > horizon || out == ENG_NONE)
 			break;
-		if (out == -1) {
+		if (out <= ENG_PAT(0)) {
+			eng_pat_emit(e, ENG_PAT(out), now);
+		} else if (out == ENG_TQ) {
 			void *item;
 			struct engine_event *ev;
 			tqueue_pop(&e->tq, &due, &item);
@@ -396,6 +620,7 @@ static void eng_emit(struct engine *e, int64_t now) RT_SAFE
 	}
 	if (any && e->midi)
 		e->midi->ops->flush(e->midi);
+	atomic_store_explicit(&e->stats.sounding, e->nt.sounding, memory_order_relaxed);
 }
 
 /* Move the start point P forward on its grid until the earliest message
@@ -408,6 +633,16 @@ static int64_t eng_not_late(const struct engine *e, int64_t p, int64_t step, int
 	while (tl_time_at(&e->tl, p) - lead_mult * eng_lead_ns(e, p) + min_off < now)
 		p += step;
 	return p;
+}
+
+/* The transport plays from position p (start, continue, locate): every
+ * launched pattern (re)starts there, looping from song position 0, so that
+ * its phase follows the song position. */
+static void eng_pat_transport_play(struct engine *e, int64_t p) RT_SAFE
+{
+	for (int i = 0; i < e->npat; i++)
+		if (eng_pat_launched(&e->pat[i]))
+			eng_pat_change(e, i, p, ENGINE_PAT_PLAYING, e->song_origin, p);
 }
 
 static int eng_cmd_start(struct engine *e, uint32_t when, int64_t now) RT_SAFE
@@ -432,6 +667,7 @@ static int eng_cmd_start(struct engine *e, uint32_t when, int64_t now) RT_SAFE
 		if (e->out[i].cfg.transport)
 			eng_enqueue(e, i, MIDI_START, 0, 0, t - lead);
 	}
+	eng_pat_transport_play(e, p);
 	eng_note(e, ENGINE_NOTE_TRANSPORT, ENGINE_PLAYING, t, 0);
 	return 0;
 }
@@ -451,6 +687,10 @@ static int eng_cmd_stop(struct engine *e, int64_t now) RT_SAFE
 		e->play_until = p;
 		e->stopped_song_pos = p - e->song_origin;
 		e->transport = ENGINE_STOPPED;
+		/* launched patterns end their notes at the stop point and wait */
+		for (int i = 0; i < e->npat; i++)
+			if (eng_pat_launched(&e->pat[i]))
+				eng_pat_change(e, i, p, ENGINE_PAT_ARMED, 0, p);
 	}
 	/* Stop while stopped repeats the Stop message: harmless, and it puts
 	 * back in line a device that missed the first one. */
@@ -468,6 +708,7 @@ static void eng_resume_at(struct engine *e, int64_t p, int64_t song, bool with_s
 	int64_t spp = song / ENG_SIXTEENTH;
 
 	e->song_origin = p - song;
+	eng_pat_transport_play(e, p);
 	for (int i = 0; i < e->nout; i++) {
 		struct engine_output *o = &e->out[i];
 		eng_out_regrid(o, p, e->song_origin);
@@ -691,6 +932,7 @@ static void eng_follow_xport(struct engine *e, const struct midi_msg *m, int64_t
 				if (e->out[i].cfg.transport)
 					eng_enqueue(e, i, MIDI_START, 0, 0, t - lead);
 			}
+			eng_pat_transport_play(e, p);
 			eng_note(e, ENGINE_NOTE_TRANSPORT, ENGINE_PLAYING, t, 0);
 		} else {
 			eng_resume_at(e, p, pos * TL_UNITS_PER_TICK, false);
@@ -779,9 +1021,15 @@ static void eng_input(struct engine *e, int64_t now) RT_SAFE
  * notes it knows are sounding; CC 123 is the extra for everything else. */
 static int eng_cmd_panic(struct engine *e, int64_t now) RT_SAFE
 {
-	int64_t t = tl_time_at(&e->tl, eng_first_free_pos(e, now)) - eng_min_offset_ns(e);
+	int64_t ff = eng_first_free_pos(e, now);
+	int64_t t0 = tl_time_at(&e->tl, ff) - eng_min_offset_ns(e);
 
+	/* explicit note-offs first: every slot's notes at the first free
+	 * position; CC 123 no earlier than them (markers win ties) */
+	for (int i = 0; i < e->npat; i++)
+		eng_pat_release_soon(e, i, now);
 	for (int i = 0; i < e->nout; i++) {
+		int64_t t = eng_max64(t0, eng_pat_time(e, i, ff));
 		for (uint8_t ch = 0; ch < 16; ch++) {
 			struct engine_event *ev = pool_get(&e->ev_pool);
 			if (!ev) {
@@ -798,6 +1046,96 @@ static int eng_cmd_panic(struct engine *e, int64_t now) RT_SAFE
 			}
 		}
 	}
+	return 0;
+}
+
+/* The quantized point of a pattern launch or stop: the next bar, beat or
+ * 24 PPQN tick of the song grid after everything committed (and after
+ * the lookahead, so nothing is late), never before the transport plays. */
+static int64_t eng_pat_point(struct engine *e, int64_t when, int64_t now) RT_SAFE
+{
+	int64_t step = when == ENGINE_WHEN_BAR ? e->quantum * TL_UNITS_PER_BEAT
+		       : when == ENGINE_WHEN_BEAT ? TL_UNITS_PER_BEAT
+						  : TL_UNITS_PER_TICK;
+	int64_t p = tl_grid_ceil(eng_first_free_pos(e, now + e->lookahead_ns), e->song_origin, step);
+
+	if (p < e->play_from)
+		p = tl_grid_ceil(e->play_from, e->song_origin, step);
+	return p;
+}
+
+static int eng_cmd_pattern(struct engine *e, uint32_t type, uint32_t slot, int64_t arg,
+			   int64_t now) RT_SAFE
+{
+	struct engine_pattern *s;
+	bool was_muted[ENGINE_MAX_PATTERNS];
+	int64_t p;
+
+	if (slot >= (uint32_t)e->npat)
+		return -ENOENT;
+	s = &e->pat[slot];
+	switch (type) {
+	case ENGINE_CMD_PATTERN_LAUNCH:
+		if (arg < ENGINE_WHEN_NOW || arg > ENGINE_WHEN_BAR)
+			return -EINVAL;
+		if (e->transport != ENGINE_PLAYING) {
+			/* waits for the transport: starts with it */
+			if (s->chg_pos != INT64_MAX)
+				s->chg_next = s->chg_next == ENGINE_PAT_STOPPED ? ENGINE_PAT_ARMED : s->chg_next;
+			else if (s->state == ENGINE_PAT_STOPPED)
+				s->state = ENGINE_PAT_ARMED;
+			eng_pat_publish(e, (int)slot);
+			return 0;
+		}
+		/* playing already: a switch - its notes end there and it restarts */
+		p = eng_pat_point(e, arg, now);
+		eng_pat_change(e, (int)slot, p, ENGINE_PAT_PLAYING, p, p);
+		return 0;
+	case ENGINE_CMD_PATTERN_STOP:
+		if (arg < ENGINE_WHEN_NOW || arg > ENGINE_WHEN_BAR)
+			return -EINVAL;
+		if (!eng_pat_launched(s))
+			return -EALREADY;
+		p = e->transport == ENGINE_PLAYING ? eng_pat_point(e, arg, now)
+						   : eng_first_free_pos(e, now);
+		eng_pat_change(e, (int)slot, p, ENGINE_PAT_STOPPED, 0, p);
+		return 0;
+	case ENGINE_CMD_PATTERN_MUTE:
+	case ENGINE_CMD_PATTERN_SOLO:
+		for (int i = 0; i < e->npat; i++)
+			was_muted[i] = eng_pat_muted(e, i);
+		if (type == ENGINE_CMD_PATTERN_MUTE)
+			s->mute = arg != 0;
+		else
+			s->solo = arg != 0;
+		for (int i = 0; i < e->npat; i++) {
+			if (!was_muted[i] && eng_pat_muted(e, i))
+				eng_pat_release_soon(e, i, now);
+			eng_pat_publish(e, i);
+		}
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* The output's port lost its peer: sending there fails, so its notes are
+ * forgotten, not ended (the device that comes back starts silent or gets
+ * a panic); patterns on it keep playing into the void. */
+static int eng_cmd_output_lost(struct engine *e, uint32_t out) RT_SAFE
+{
+	struct notetrack_filter f = { .out = (int)out, .channel = NOTETRACK_ANY, .owner = NOTETRACK_ANY };
+	uint32_t n, total = 0;
+
+	if (out >= (uint32_t)e->nout)
+		return -ENOENT;
+	do {
+		n = notetrack_take(&e->nt, &f, e->rel_buf, ENGINE_RELEASE_BATCH);
+		for (uint32_t k = 0; k < n; k++)
+			total += e->rel_buf[k].count;
+	} while (n == ENGINE_RELEASE_BATCH);
+	atomic_fetch_add_explicit(&e->stats.notes_forgotten, total, memory_order_relaxed);
+	atomic_store_explicit(&e->stats.sounding, e->nt.sounding, memory_order_relaxed);
 	return 0;
 }
 
@@ -824,6 +1162,13 @@ static void eng_exec(struct engine *e, const struct engine_cmd *c, int64_t now) 
 	case ENGINE_CMD_OUTPUT: r = eng_cmd_output(e, c->u32, c->i64, now); break;
 	case ENGINE_CMD_PANIC: r = eng_cmd_panic(e, now); break;
 	case ENGINE_CMD_FOLLOW: r = eng_cmd_follow(e, c->u32 != 0, now); break;
+	case ENGINE_CMD_PATTERN_LAUNCH:
+	case ENGINE_CMD_PATTERN_STOP:
+	case ENGINE_CMD_PATTERN_MUTE:
+	case ENGINE_CMD_PATTERN_SOLO:
+		r = eng_cmd_pattern(e, c->type, c->u32, c->i64, now);
+		break;
+	case ENGINE_CMD_OUTPUT_LOST: r = eng_cmd_output_lost(e, c->u32); break;
 	default:
 		r = -ENOSYS;
 		RTLOG(&e->log, LOG_ERR, now, "engine: unknown command %" PRId64, (int64_t)c->type);

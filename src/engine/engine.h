@@ -14,7 +14,8 @@
  * `play_from` until `play_until`; clock outputs, each a pulse grid anchored
  * at the song origin with its own ppqn, swing and offset
  * (clock/clkout.h); and a timed queue of one-shot events (Start, Stop,
- * Continue, Song Position Pointer; later pattern notes).
+ * Continue, Song Position Pointer); and pattern slots (engine_pattern)
+ * playing immutable patterns with every note-on tracked (notetrack.h).
  *
  * Commitment: an event handed to the backend cannot be taken back, so every
  * change (tempo, start, stop, locate) takes effect at a position after the
@@ -34,6 +35,8 @@
 #include "clock/clksnap.h"
 #include "clock/timeline.h"
 #include "clock/timesrc.h"
+#include "engine/notetrack.h"
+#include "engine/pattern.h"
 #include "midi/midi_backend.h"
 #include "rt/pool.h"
 #include "rt/ring.h"
@@ -53,6 +56,8 @@
 #define ENGINE_LEAD_MAX_NS INT64_C(1000000)        /* Start/Stop lead before the pulse: 1 ms */
 #define ENGINE_LATE_NS INT64_C(1000000)            /* "late": handed out over 1 ms after due (in
 						      direct mode every event is a few us late) */
+#define ENGINE_MAX_PATTERNS 32       /* pattern slots */
+#define ENGINE_RELEASE_BATCH 64      /* notes taken from the tracker per call */
 
 enum engine_cmd_type {
 	ENGINE_CMD_NOP = 0,        /* does nothing; used by tests */
@@ -66,6 +71,18 @@ enum engine_cmd_type {
 	ENGINE_CMD_OUTPUT = 8,     /* u32: output | field << 8 (enum engine_out_field); i64: value */
 	ENGINE_CMD_PANIC = 9,      /* All Notes Off (CC 123) on every channel of every output */
 	ENGINE_CMD_FOLLOW = 10,    /* u32: 1 = follow the external clock input, 0 = internal */
+	ENGINE_CMD_PATTERN_LAUNCH = 11, /* u32: slot; i64: enum engine_when (restarts a playing slot) */
+	ENGINE_CMD_PATTERN_STOP = 12,   /* u32: slot; i64: enum engine_when */
+	ENGINE_CMD_PATTERN_MUTE = 13,   /* u32: slot; i64: 1 = mute, 0 = unmute */
+	ENGINE_CMD_PATTERN_SOLO = 14,   /* u32: slot; i64: 1 = solo, 0 = unsolo */
+	ENGINE_CMD_OUTPUT_LOST = 15,    /* u32: output whose port lost its peer: forget its notes */
+};
+
+/* Pattern slot states. */
+enum engine_pat_state {
+	ENGINE_PAT_STOPPED = 0, /* not launched */
+	ENGINE_PAT_ARMED = 1,   /* launched, waiting for the transport (or a queued launch point) */
+	ENGINE_PAT_PLAYING = 2, /* its cursor runs */
 };
 
 enum engine_follow_state {
@@ -136,6 +153,19 @@ struct engine_stats {
 	_Atomic int64_t follow_bpm;                     /* follower's estimate, micro-BPM (0 = none) */
 	_Atomic uint64_t follow_ticks;                  /* input clocks received */
 	_Atomic uint64_t follow_losses;                 /* clock losses detected */
+	_Atomic uint32_t sounding;                      /* pattern note-ons handed out, not yet ended */
+	_Atomic uint64_t notes_refused;                 /* note-ons not sent: tracker full */
+	_Atomic uint64_t notes_forgotten;               /* notes dropped with a lost output port */
+};
+
+/* What the control side can read of a pattern slot (written by the engine). */
+struct engine_pat_status {
+	_Atomic int state;     /* enum engine_pat_state */
+	_Atomic bool mute;     /* muted */
+	_Atomic bool solo;     /* soloed */
+	_Atomic bool queued;   /* a launch, stop or restart is pending */
+	_Atomic uint32_t sounding; /* its note-ons handed out, not yet ended */
+	_Atomic uint64_t loops;    /* loop starts played */
 };
 
 struct engine_cfg {
@@ -148,6 +178,33 @@ struct engine_cfg {
 	int follow_port;                             /* backend input port of the external clock, -1 = none */
 	bool follow;                                 /* start in follower mode */
 	bool follow_stop_on_loss;                    /* clock loss stops the transport (else free-run) */
+	int npat;                                    /* pattern slots in use */
+	const struct pattern *pat[ENGINE_MAX_PATTERNS]; /* slot i plays this (not owned; outlives the engine) */
+	int pat_out[ENGINE_MAX_PATTERNS];            /* ... to this output index */
+};
+
+/*
+ * A pattern slot.  Its events play at origin + k * length + event.pos
+ * (pattern_cursor), warped by its output's swing relative to the song
+ * origin, plus the output's offset.  Every change (launch, stop, transport
+ * start/stop/locate) is a pending change at a position: when playback
+ * reaches it, the slot's sounding notes are released with explicit
+ * note-offs, then the slot takes `chg_next`.  Immediate releases (mute,
+ * solo, panic) are a release marker at `rel_pos`.
+ */
+struct engine_pattern {
+	const struct pattern *pat;   /* what it plays (immutable, not owned) */
+	int out;                     /* output index (port, offset, swing) */
+	int state;                   /* enum engine_pat_state */
+	struct pattern_cursor cur;   /* next event, while PLAYING */
+	int64_t chg_pos;             /* position of the pending change, INT64_MAX = none */
+	int chg_next;                /* state from there */
+	int64_t chg_origin;          /* loop origin from there (chg_next PLAYING) */
+	int64_t chg_from;            /* first position played from there (>= chg_pos) */
+	int64_t rel_pos;             /* pending release of its notes, INT64_MAX = none */
+	int64_t last_loop;           /* loop start of the last event played (loop counting) */
+	bool mute;                   /* muted by command */
+	bool solo;                   /* soloed by command */
 };
 
 struct engine_output {
@@ -201,6 +258,8 @@ struct engine {
 	int64_t next_deadline;                          /* the next wait's deadline */
 	int64_t emit_limit;                             /* events due at or after this wait (render end) */
 	struct ring *lat_samples;                       /* optional: int64_t lateness per deadline wake (bench) */
+	int64_t commit_ahead_ns;                        /* others render this far ahead (audio buffer):
+							   changes never take effect before now + it */
 	int follow_port;                                /* input port followed, -1 = none */
 	bool follow;                                    /* follower mode on */
 	bool follow_stop_on_loss;                       /* loss stops (else free-run) */
@@ -209,6 +268,11 @@ struct engine {
 	int64_t fol_last_n;                             /* index of the last input clock */
 	struct clk_follow fol;                          /* the estimator */
 	struct clk_xport xp;                            /* the input's transport */
+	int npat;                                       /* pattern slots in use */
+	struct engine_pattern pat[ENGINE_MAX_PATTERNS]; /* pattern slots */
+	struct engine_pat_status pat_status[ENGINE_MAX_PATTERNS]; /* read by control without locks */
+	struct notetrack nt;                            /* sounding pattern notes (owner = slot) */
+	struct notetrack_note rel_buf[ENGINE_RELEASE_BATCH]; /* scratch for releases */
 	bool tl_dirty;                                  /* snapshot needs publishing */
 	bool quit;                                      /* set by ENGINE_CMD_QUIT */
 };

@@ -26,6 +26,13 @@
  *           PAT2 (default PAT; a thru port); prints arrival - due statistics
  *   unconnected   send on a port without peers and on bad ports; prints
  *           the return codes
+ *   clockrx --connect PAT [--in PAT2] --bpm B --duration-ms D   receives
+ *           MIDI clock from the sources matching PAT (port 0) and PAT2
+ *           (port 1) at once, each clock stamped by the kernel on arrival
+ *           on our own queue (real time); after D ms prints, per port, the
+ *           clock rate and the error of every interval against the ideal
+ *           period at B BPM (24 per quarter).  The e2e suite runs two
+ *           daemons side by side into it (tests/vm/e2e.sh, ADR 0003).
  * Every line that tests read starts with a keyword; "# " lines are notes.
  */
 #include <errno.h>
@@ -60,8 +67,9 @@ static struct {
 	int64_t period_ns;
 	int64_t timeout_ns;
 	int64_t duration_ns;
+	double bpm;
 } opt = { .backend = "alsa", .count = 8, .period_ns = 50 * MS, .timeout_ns = 10 * NS,
-	  .duration_ns = 5 * NS, .connect = "" };
+	  .duration_ns = 5 * NS, .connect = "", .bpm = 120 };
 
 static volatile sig_atomic_t stop_flag; /* SIGTERM/SIGINT: finish and report */
 static struct midi_auto mauto;
@@ -461,6 +469,71 @@ static int mode_jitter(void)
 	return got == opt.count && !fails ? 0 : 1;
 }
 
+#define CLOCKRX_MAX 8192 /* clocks kept per port: 170 s at 120 BPM */
+
+/* Rate and interval error of one port's clock stamps t[0..n-1]. */
+static void clockrx_report(int port, const int64_t *t, int n, int starts, int stops)
+{
+	static int64_t err[CLOCKRX_MAX];
+	double period = 60e9 / (opt.bpm * 24.0), rate = 0;
+	int k = 0;
+
+	for (int i = 1; i < n; i++) {
+		int64_t e = (t[i] - t[i - 1]) - (int64_t)(period + 0.5);
+		err[k++] = e < 0 ? -e : e;
+	}
+	if (n > 1)
+		rate = (n - 1) * 1e9 / (double)(t[n - 1] - t[0]);
+	qsort(err, (size_t)k, sizeof(*err), cmp64);
+	printf("clockrx port=%d n=%d starts=%d stops=%d rate_hz=%.4f", port, n, starts, stops, rate);
+	if (k > 0)
+		printf(" ideal_us=%.1f interval_err_us: p50=%.1f p90=%.1f p99=%.1f max=%.1f", period / 1e3,
+		       err[k / 2] / 1e3, err[(k * 9) / 10] / 1e3, err[(k * 99) / 100] / 1e3,
+		       err[k - 1] / 1e3);
+	printf("\n");
+}
+
+static int mode_clockrx(void)
+{
+	static int64_t t[2][CLOCKRX_MAX];
+	struct midi_event_in ev;
+	int fds[4], n[2] = { 0, 0 }, starts[2] = { 0, 0 }, stops[2] = { 0, 0 }, nin, nports = 1, r;
+	int64_t end;
+
+	add_port("rx0", MIDI_PORT_IN, opt.connect);
+	if (opt.in) {
+		add_port("rx1", MIDI_PORT_IN, opt.in);
+		nports = 2;
+	}
+	nin = be->ops->input_fds(be, fds, 4);
+	print_notifications();
+	printf("ready\n");
+	end = now_ns() + opt.duration_ns;
+	while (now_ns() < end && !stop_flag) {
+		struct pollfd p[4];
+
+		for (int i = 0; i < nin; i++)
+			p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+		poll(p, (nfds_t)nin, 100);
+		while ((r = be->ops->recv(be, &ev)) == 0) {
+			int q = ev.port < 2 ? ev.port : 0;
+
+			if (ev.msg.type == MIDI_CLOCK && n[q] < CLOCKRX_MAX)
+				t[q][n[q]++] = ev.t_ns;
+			starts[q] += ev.msg.type == MIDI_START;
+			stops[q] += ev.msg.type == MIDI_STOP;
+			if (ev.msg.type == MIDI_SYSEX && ev.msg.sysex)
+				pool_put(&sysex_pool, ev.msg.sysex);
+		}
+		if (r != -EAGAIN)
+			die("recv", r);
+		print_notifications();
+	}
+	for (int q = 0; q < nports; q++)
+		clockrx_report(q, t[q], n[q], starts[q], stops[q]);
+	return 0;
+}
+
 static int mode_unconnected(void)
 {
 	struct midi_msg on = msg(MIDI_NOTE_ON, 0, 60, 100);
@@ -488,6 +561,7 @@ int main(int argc, char **argv)
 		{ "period-ms", required_argument, 0, 'p' },
 		{ "timeout-ms", required_argument, 0, 't' },
 		{ "duration-ms", required_argument, 0, 'D' },
+		{ "bpm", required_argument, 0, 'B' },
 		{ 0, 0, 0, 0 },
 	};
 	const char *mode;
@@ -507,11 +581,12 @@ int main(int argc, char **argv)
 		case 'p': opt.period_ns = atoll(optarg) * MS; break;
 		case 't': opt.timeout_ns = atoll(optarg) * MS; break;
 		case 'D': opt.duration_ns = atoll(optarg) * MS; break;
+		case 'B': opt.bpm = atof(optarg); break;
 		default: return 2;
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "usage: midi_probe [options] send|recv|follow|drop|jitter|unconnected\n");
+		fprintf(stderr, "usage: midi_probe [options] send|recv|follow|drop|jitter|unconnected|clockrx\n");
 		return 2;
 	}
 	mode = argv[optind];
@@ -531,6 +606,8 @@ int main(int argc, char **argv)
 		r = mode_jitter();
 	else if (strcmp(mode, "unconnected") == 0)
 		r = mode_unconnected();
+	else if (strcmp(mode, "clockrx") == 0)
+		r = mode_clockrx();
 	else
 		r = 2;
 	be->ops->close(be);

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# tests/vm/run.sh BUILD_DIR - boot the test VM once and run every ALSA
-# integration check in it (alsa-tests.sh); TAP on stdout.  Used by the meson
-# test 'vm' (suite vm) and by ./dev test.
+# tests/vm/run.sh BUILD_DIR [SCRIPT [ARG...]] - boot the test VM once and run
+# SCRIPT (a file of tests/vm/, default alsa-tests.sh: every ALSA integration
+# check) in it as `bash SCRIPT BUILD_DIR ARG...`; TAP on stdout.  Used by the
+# meson test 'vm' (suite vm) and by ./dev test (also with e2e.sh).
 #
 # Where the VM cannot run (vm-run.sh exits 77), prints "1..0 # SKIP reason"
 # and exits 0, so the checks count as skipped, never as passed.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-BUILD=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+BUILD=$(cd "${1:?usage: run.sh BUILD_DIR [SCRIPT [ARG...]]}" && pwd)
+shift
+SCRIPT=alsa-tests.sh
+if [ $# -gt 0 ]; then SCRIPT=$1; shift; fi
 err=$(mktemp)
 trap 'rm -f "$err"' EXIT
 
-"$HERE/vm-run.sh" bash "$HERE/alsa-tests.sh" "$BUILD" 2>"$err"
+"$HERE/vm-run.sh" bash "$HERE/$SCRIPT" "$BUILD" "$@" 2>"$err"
 rc=$?
 case $rc in
     77)

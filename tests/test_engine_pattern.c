@@ -1,0 +1,631 @@
+/*
+ * Pattern playback in the engine, in virtual time through the capture
+ * backend: a multi-track SMF where every note lands on its nanosecond at
+ * two tempos and across a tempo change in the middle of a note; quantized
+ * launches on the bar, beat and tick; polymeter; mute and solo; swing; and
+ * no stuck note after transport stop, pattern stop, relaunch, mute, solo,
+ * panic, shutdown and port loss.  Expected times are computed here from
+ * the tempo alone (ticks to ns), never through the timeline under test;
+ * "no stuck note" is computed from the captured stream (note-on +1,
+ * note-off -1 per key).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "capture_midi.h"
+#include "clock/timesrc_virtual.h"
+#include "engine/engine.h"
+#include "engine/pattern.h"
+#include "midi/smf.h"
+#include "smf_gen.h"
+
+#define T0 INT64_C(1000000000) /* virtual time at engine_init */
+#define MS INT64_C(1000000)
+#define SEC INT64_C(1000000000)
+#define BPM(x) ((int64_t)((x) * 1000000.0 + 0.5))
+#define PPQ 96
+
+/* Format 1, 96 PPQN, three tracks, one bar of 4/4:
+ *   track 0: meter and a tempo (ignored: the box is the master)
+ *   track 1, ch 1: C4 at 0-96, E4 at 192-288
+ *   track 2, ch 2: C2 at 48-144, D2 at 240-384 (ends on the loop end) */
+#define SMF_A                                                                      \
+	"'MThd' 00000006 0001 0003 0060 "                                          \
+	"'MTrk' L{ 00 ff5804 04021808 00 ff5103 07a120 V(384) ff2f00 } "           \
+	"'MTrk' L{ 00 903c64 V(96) 803c40 V(96) 904064 V(96) 804040 V(96) ff2f00 } " \
+	"'MTrk' L{ V(48) 912464 V(96) 812440 V(96) 912664 V(144) 812640 00 ff2f00 }"
+
+/* Format 0, one bar of 3/4: G4 (ch 3) at 0-48, 96-144 */
+#define SMF_B                                                                      \
+	"'MThd' 00000006 0000 0001 0060 "                                          \
+	"'MTrk' L{ 00 ff5804 03021808 00 924364 V(48) 824340 V(48) 924364 V(48) 824340 " \
+	"V(144) ff2f00 }"
+
+struct exp_note {
+	int64_t tick; /* in the loop */
+	uint8_t type; /* MIDI_NOTE_ON / OFF */
+	uint8_t ch;   /* channel */
+	uint8_t note; /* key */
+};
+
+/* SMF_A's events in playing order (position, then track) */
+static const struct exp_note exp_a[] = {
+	{ 0, MIDI_NOTE_ON, 0, 60 },    { 48, MIDI_NOTE_ON, 1, 36 },  { 96, MIDI_NOTE_OFF, 0, 60 },
+	{ 144, MIDI_NOTE_OFF, 1, 36 }, { 192, MIDI_NOTE_ON, 0, 64 }, { 240, MIDI_NOTE_ON, 1, 38 },
+	{ 288, MIDI_NOTE_OFF, 0, 64 }, { 384, MIDI_NOTE_OFF, 1, 38 },
+};
+#define NEXP_A (sizeof(exp_a) / sizeof(exp_a[0]))
+
+static struct engine eng;
+static struct capture_midi cap;
+static struct timesrc_virtual vt;
+static struct pattern *pa, *pb;
+
+/* round(num / den), independent of the code under test (num >= 0) */
+static int64_t rdiv(__int128 num, __int128 den)
+{
+	return (int64_t)((2 * num + den) / (2 * den));
+}
+
+/* ns from position 0 (at T0) to `tick` (96 PPQN) at one tempo */
+static int64_t ticks_ns(int64_t tick, int64_t bpm_micro)
+{
+	return rdiv((__int128)tick * 60 * SEC * 1000000, (__int128)PPQ * bpm_micro);
+}
+
+static struct pattern *make(const char *spec)
+{
+	static uint8_t buf[4096];
+	struct smf s;
+	struct smf_error err;
+	struct pattern *p = NULL;
+	size_t len = smf_hex(spec, buf, sizeof(buf));
+
+	assert_int_equal(smf_parse(&s, buf, len, NULL, &err), 0);
+	assert_int_equal(pattern_new(&s, "p", NULL, NULL, &p, &err), 0);
+	smf_free(&s);
+	return p;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	pa = make(SMF_A);
+	pb = make(SMF_B);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	pattern_del(pa);
+	pattern_del(pb);
+	return 0;
+}
+
+/* One output (clock on, as a real one), slots: 0 = A, 1 = B, 2 = A again. */
+static void start_engine(double bpm, int swing, int64_t offset_us)
+{
+	struct engine_cfg cfg;
+
+	engine_cfg_defaults(&cfg);
+	cfg.lookahead_ns = 5 * MS;
+	cfg.bpm_micro = BPM(bpm);
+	cfg.nout = 1;
+	clk_output_cfg_defaults(&cfg.out[0]);
+	cfg.out[0].swing_permille = swing;
+	cfg.out[0].swing_unit = 8;
+	cfg.out[0].offset_us = (int32_t)offset_us;
+	cfg.out_port[0] = 0;
+	cfg.npat = 3;
+	cfg.pat[0] = pa;
+	cfg.pat[1] = pb;
+	cfg.pat[2] = pa;
+	timesrc_virtual_init(&vt, T0);
+	capture_midi_init(&cap);
+	assert_int_equal(engine_init(&eng, &vt.base, &cap.base, &cfg), 0);
+}
+
+static void post(uint32_t type, uint32_t u32, int64_t i64)
+{
+	struct engine_cmd c = { .type = type, .u32 = u32, .i64 = i64 };
+
+	assert_int_equal(engine_post(&eng, &c), 0);
+}
+
+/* Run until t, handing out only events due before t (a render's end). */
+static void run_to(int64_t t)
+{
+	eng.emit_limit = t;
+	assert_int_equal(engine_run_until(&eng, t), 0);
+}
+
+static bool is_note(const struct capture_event *e)
+{
+	return e->msg.type == MIDI_NOTE_ON || e->msg.type == MIDI_NOTE_OFF;
+}
+
+/* Note messages captured from index `from` on, in send order. */
+static int notes(int from, struct capture_event *out, int max)
+{
+	int n = 0;
+
+	for (int i = from; i < cap.n && n < max; i++)
+		if (is_note(&cap.ev[i]))
+			out[n++] = cap.ev[i];
+	return n;
+}
+
+/* Keys sounding at the end of the captured stream (never below zero). */
+static int sounding_in_stream(void)
+{
+	static int count[16][128];
+	int total = 0;
+
+	memset(count, 0, sizeof(count));
+	for (int i = 0; i < cap.n; i++) {
+		const struct midi_msg *m = &cap.ev[i].msg;
+		if (m->type == MIDI_NOTE_ON && m->data[1] > 0)
+			count[m->channel][m->data[0]]++;
+		else if (m->type == MIDI_NOTE_OFF || m->type == MIDI_NOTE_ON)
+			count[m->channel][m->data[0]]--;
+	}
+	for (int c = 0; c < 16; c++)
+		for (int k = 0; k < 128; k++) {
+			assert_true(count[c][k] >= 0); /* no note-off without its note-on */
+			total += count[c][k];
+		}
+	return total;
+}
+
+static void assert_due_sorted(void)
+{
+	for (int i = 1; i < cap.n; i++)
+		assert_true(cap.ev[i].due_ns >= cap.ev[i - 1].due_ns);
+}
+
+static void assert_exp(const struct capture_event *e, const struct exp_note *x, int64_t due)
+{
+	assert_int_equal(e->msg.type, x->type);
+	assert_int_equal(e->msg.channel, x->ch);
+	assert_int_equal(e->msg.data[0], x->note);
+	assert_int_equal(e->due_ns, due);
+}
+
+/* Launched while stopped, started on the bar: three loops, every note on
+ * its nanosecond, at 120 and at 97 BPM. */
+static void test_multitrack_exact_two_tempos(void **state)
+{
+	static const double tempos[] = { 120, 97 };
+	struct capture_event ev[64];
+
+	(void)state;
+	for (unsigned k = 0; k < 2; k++) {
+		int64_t b = BPM(tempos[k]);
+		int n;
+
+		start_engine(tempos[k], 500, 0);
+		post(ENGINE_CMD_PATTERN_LAUNCH, 0, ENGINE_WHEN_BAR);
+		post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0);
+		/* song origin at bar 1 (tick 384); three loops end at tick 4 * 384 */
+		run_to(T0 + ticks_ns(4 * 384, b) + 1);
+		n = notes(0, ev, 64);
+		assert_int_equal(n, 3 * (int)NEXP_A + 1);
+		/* the last loop's final note-off, then the next loop's first note-on */
+		assert_exp(&ev[n - 1], &exp_a[0], T0 + ticks_ns(4 * 384, b));
+		for (int l = 0; l < 3; l++)
+			for (unsigned i = 0; i < NEXP_A; i++)
+				assert_exp(&ev[l * (int)NEXP_A + (int)i], &exp_a[i],
+					   T0 + ticks_ns((1 + l) * 384 + exp_a[i].tick, b));
+		assert_int_equal(atomic_load(&eng.pat_status[0].loops), 4); /* the 4th has begun */
+		assert_int_equal(atomic_load(&eng.stats.late), 0);
+		assert_due_sorted();
+	}
+}
+
+/* A tempo change on beat 3 of the second loop: D2 (240-384) is sounding
+ * then, and its note-off moves with the new tempo. */
+static void test_tempo_change_mid_note(void **state)
+{
+	struct capture_event ev[64];
+	int64_t b1 = BPM(120), b2 = BPM(77);
+	int64_t tp = 2 * 384 + 288; /* the change: loop 2, beat 3 */
+	int n;
+
+	(void)state;
+	start_engine(120, 500, 0);
+	post(ENGINE_CMD_PATTERN_LAUNCH, 0, ENGINE_WHEN_BAR);
+	post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0);
+	run_to(T0 + ticks_ns(tp, b1) - 200 * MS); /* D2 of loop 2 is on */
+	post(ENGINE_CMD_TEMPO, ENGINE_WHEN_BEAT, b2);
+	run_to(T0 + ticks_ns(tp, b1) + ticks_ns(4 * 384 - tp, b2) + 1);
+	n = notes(0, ev, 64);
+	assert_int_equal(n, 3 * (int)NEXP_A + 1);
+	for (int l = 0; l < 3; l++)
+		for (unsigned i = 0; i < NEXP_A; i++) {
+			int64_t tick = (1 + l) * 384 + exp_a[i].tick;
+			int64_t due = tick < tp ? T0 + ticks_ns(tick, b1)
+						: T0 + ticks_ns(tp, b1) + ticks_ns(tick - tp, b2);
+			assert_exp(&ev[l * (int)NEXP_A + (int)i], &exp_a[i], due);
+		}
+	/* D2's note-off (loop 2 end) sits 96 ticks after the change, at 77 BPM */
+	assert_int_equal(ev[NEXP_A + 7].due_ns - T0 - ticks_ns(tp, b1), ticks_ns(96, b2));
+	post(ENGINE_CMD_STOP, 0, 0);
+	run_to(vt.now_ns + 100 * MS);
+	assert_int_equal(sounding_in_stream(), 0);
+	assert_int_equal(atomic_load(&eng.stats.sounding), 0);
+}
+
+/* Launches while playing: on the next bar, beat, or 24 PPQN tick. */
+static void test_launch_quantized(void **state)
+{
+	struct capture_event ev[64];
+	int64_t b = BPM(120);
+	int n, base;
+
+	(void)state;
+	start_engine(120, 500, 0);
+	post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0); /* song origin at 2 s */
+	run_to(T0 + 2 * SEC + 700 * MS);
+	base = cap.n;
+	post(ENGINE_CMD_PATTERN_LAUNCH, 0, ENGINE_WHEN_BAR);
+	post(ENGINE_CMD_PATTERN_LAUNCH, 1, ENGINE_WHEN_BEAT);
+	run_to(T0 + 4 * SEC + 10 * MS);
+	n = notes(base, ev, 64);
+	assert_true(n >= 2);
+	/* B (slot 1): the next beat after 2.7 s is 3 s */
+	assert_int_equal(ev[0].msg.channel, 2);
+	assert_int_equal(ev[0].msg.type, MIDI_NOTE_ON);
+	assert_int_equal(ev[0].due_ns, T0 + 3 * SEC);
+	/* A (slot 0): the next bar, 4 s */
+	for (int i = 0; i < n; i++)
+		if (ev[i].msg.channel == 0) {
+			assert_int_equal(ev[i].due_ns, T0 + ticks_ns(2 * 384, b));
+			assert_int_equal(ev[i].due_ns, T0 + 4 * SEC);
+			break;
+		}
+	/* now: the next 24 PPQN tick after the lookahead */
+	start_engine(120, 500, 0);
+	post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0);
+	run_to(T0 + 2 * SEC + 701 * MS);
+	base = cap.n;
+	post(ENGINE_CMD_PATTERN_LAUNCH, 0, ENGINE_WHEN_NOW);
+	run_to(T0 + 2 * SEC + 800 * MS);
+	n = notes(base, ev, 64);
+	assert_true(n >= 1);
+	/* ticks are 20.833 ms: after 2.706 s comes 2.7083 s (tick 130 of the song) */
+	assert_int_equal(ev[0].due_ns, T0 + rdiv((__int128)130 * 2500000000, 120));
+	assert_int_equal(atomic_load(&eng.stats.late), 0);
+	/* bad launches change nothing */
+	post(ENGINE_CMD_PATTERN_LAUNCH, 7, ENGINE_WHEN_BAR);   /* no such slot */
+	post(ENGINE_CMD_PATTERN_LAUNCH, 1, 9);                  /* bad when */
+	post(ENGINE_CMD_PATTERN_STOP, 1, ENGINE_WHEN_BAR);      /* not launched */
+	run_to(vt.now_ns + 10 * MS);
+	assert_int_equal(atomic_load(&eng.stats.rejected), 3);
+	assert_int_equal(atomic_load(&eng.pat_status[1].state), ENGINE_PAT_STOPPED);
+}
+
+/* A (4 beats) and B (3 beats) loop independently from the same start. */
+static void test_polymeter(void **state)
+{
+	int64_t b = BPM(120);
+	int na = 0, nb = 0;
+
+	(void)state;
+	start_engine(120, 500, 0);
+	post(ENGINE_CMD_PATTERN_LAUNCH, 0, ENGINE_WHEN_BAR);
+	post(ENGINE_CMD_PATTERN_LAUNCH, 1, ENGINE_WHEN_BAR);
+	post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0);
+	run_to(T0 + ticks_ns(384 + 12 * PPQ, b) - MS); /* 12 beats: 3 loops of A, 4 of B */
+	for (int i = 0; i < cap.n; i++) {
+		const struct capture_event *e = &cap.ev[i];
+		if (e->msg.type != MIDI_NOTE_ON)
+			continue;
+		if (e->msg.channel == 0 && e->msg.data[0] == 60)
+			assert_int_equal(e->due_ns, T0 + ticks_ns(384 + 384 * na++, b));
+		if (e->msg.channel == 2) { /* B: G4 on beats 0 and 1 of every 3 */
+			int64_t t = 384 + 288 * (nb / 2) + PPQ * (nb % 2);
+			assert_int_equal(e->due_ns, T0 + ticks_ns(t, b));
+			nb++;
+		}
+	}
+	assert_int_equal(na, 3);
+	assert_int_equal(nb, 8);
+	assert_int_equal(atomic_load(&eng.pat_status[0].loops), 3);
+	assert_int_equal(atomic_load(&eng.pat_status[1].loops), 4);
+}
+
+/* Swing 60 % on 8ths: the off-beat 8th (C2 at tick 48) comes at 0.6 beat. */
+static void test_swing_and_offset(void **state)
+{
+	struct capture_event ev[64];
+	int64_t b = BPM(120);
+	int n;
+
+	(void)state;
+	start_engine(120, 600, 3000);
+	post(ENGINE_CMD_PATTERN_LAUNCH, 0, ENGINE_WHEN_BAR);
+	post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0);
+	run_to(T0 + ticks_ns(2 * 384, b) + 3 * MS);
+	n = notes(0, ev, 64);
+	assert_int_equal(n, (int)NEXP_A - 1);
+	/* straight positions stay; 8th off-beats move to 60 % of the beat;
+	 * everything 3 ms late (the output's offset) */
+	static const int64_t swung[] = { 0, 300, 500, 800, 1000, 1300, 1500, 2000 };
+	for (unsigned i = 0; i < NEXP_A - 1; i++)
+		assert_exp(&ev[i], &exp_a[i], T0 + 2 * SEC + swung[i] * MS + 3 * MS);
+}
+
+/* Mute ends A's sounding notes at once and keeps it silent; unmute resumes
+ * at its next note; solo of B silences A the same way. */
+static void test_mute_and_solo(void **state)
+{
+	int64_t b = BPM(120), t_mute, t_unmute;
+	int idx;
+
+	(void)state;
+	start_engine(120, 500, 0);
+	post(ENGINE_CMD_PATTERN_LAUNCH, 0, ENGINE_WHEN_BAR);
+	post(ENGINE_CMD_PATTERN_LAUNCH, 1, ENGINE_WHEN_BAR);
+	post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0);
+	/* C4 (0-96) and C2 (48-144) are on at 2.3 s */
+	run_to(T0 + 2 * SEC + 300 * MS);
+	t_mute = vt.now_ns;
+	idx = cap.n;
+	post(ENGINE_CMD_PATTERN_MUTE, 0, 1);
+	run_to(T0 + 4 * SEC + 300 * MS);
+	/* two note-offs for A right after the lookahead, nothing else from A */
+	{
+		int offs = 0;
+		for (int i = idx; i < cap.n; i++) {
+			const struct capture_event *e = &cap.ev[i];
+			if (!is_note(e) || e->msg.channel == 2)
+				continue;
+			assert_int_equal(e->msg.type, MIDI_NOTE_OFF);
+			assert_true(e->due_ns > t_mute && e->due_ns < t_mute + 10 * MS);
+			offs++;
+		}
+		assert_int_equal(offs, 2);
+	}
+	assert_true(atomic_load(&eng.pat_status[0].mute));
+	/* unmute: A sounds again from its next note-on (E4 at 2 + 2 + 1 s) */
+	post(ENGINE_CMD_PATTERN_MUTE, 0, 0);
+	t_unmute = vt.now_ns;
+	idx = cap.n;
+	run_to(T0 + 5 * SEC + 10 * MS);
+	{
+		int first = -1;
+		for (int i = idx; i < cap.n && first < 0; i++)
+			if (is_note(&cap.ev[i]) && cap.ev[i].msg.channel != 2)
+				first = i;
+		assert_true(first >= 0);
+		assert_int_equal(cap.ev[first].msg.type, MIDI_NOTE_ON);
+		assert_int_equal(cap.ev[first].msg.data[0], 64);
+		assert_int_equal(cap.ev[first].due_ns, T0 + ticks_ns(2 * 384 + 192, b));
+		assert_true(cap.ev[first].due_ns > t_unmute);
+	}
+	/* solo B: A (D2 sounding now) is released and silent */
+	idx = cap.n;
+	post(ENGINE_CMD_PATTERN_SOLO, 1, 1);
+	run_to(T0 + 7 * SEC);
+	{
+		int a_on = 0, a_off = 0, b_on = 0;
+		for (int i = idx; i < cap.n; i++) {
+			const struct capture_event *e = &cap.ev[i];
+			if (!is_note(e))
+				continue;
+			if (e->msg.channel == 2)
+				b_on += e->msg.type == MIDI_NOTE_ON;
+			else if (e->msg.type == MIDI_NOTE_ON)
+				a_on++;
+			else
+				a_off++;
+		}
+		assert_int_equal(a_on, 0);
+		assert_int_equal(a_off, 1); /* D2 */
+		assert_true(b_on > 0);
+	}
+	post(ENGINE_CMD_STOP, 0, 0);
+	run_to(vt.now_ns + 100 * MS);
+	assert_int_equal(sounding_in_stream(), 0);
+}
+
+/* ---- stuck notes ------------------------------------------------------- */
+
+/* Play A (slot 0) and B (slot 1) until 2.3 s into the first loop, where
+ * notes of both are sounding. */
+static void play_to_sounding(void)
+{
+	start_engine(120, 500, 0);
+	post(ENGINE_CMD_PATTERN_LAUNCH, 0, ENGINE_WHEN_BAR);
+	post(ENGINE_CMD_PATTERN_LAUNCH, 1, ENGINE_WHEN_BAR);
+	post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0);
+	run_to(T0 + 2 * SEC + 320 * MS);
+	assert_true(sounding_in_stream() >= 2); /* the scenario has notes to end */
+	assert_true(atomic_load(&eng.stats.sounding) >= 2);
+}
+
+static void finish_silent(void)
+{
+	run_to(vt.now_ns + 3 * SEC);
+	assert_int_equal(sounding_in_stream(), 0);
+	assert_int_equal(eng.nt.sounding, 0);
+	assert_due_sorted();
+}
+
+static void test_no_stuck_transport_stop(void **state)
+{
+	(void)state;
+	play_to_sounding();
+	post(ENGINE_CMD_STOP, 0, 0);
+	finish_silent();
+	assert_int_equal(atomic_load(&eng.pat_status[0].state), ENGINE_PAT_ARMED);
+	/* and a new start plays them again from the top, ending silent */
+	post(ENGINE_CMD_START, ENGINE_WHEN_NOW, 0);
+	run_to(vt.now_ns + 1300 * MS);
+	assert_true(sounding_in_stream() > 0);
+	post(ENGINE_CMD_STOP, 0, 0);
+	finish_silent();
+}
+
+static void test_no_stuck_pattern_stop(void **state)
+{
+	int idx;
+
+	(void)state;
+	play_to_sounding();
+	idx = cap.n;
+	post(ENGINE_CMD_PATTERN_STOP, 0, ENGINE_WHEN_NOW);
+	post(ENGINE_CMD_PATTERN_STOP, 1, ENGINE_WHEN_BAR);
+	run_to(vt.now_ns + 3 * SEC);
+	/* B ran to the bar (4 s) and sent nothing after it */
+	for (int i = idx; i < cap.n; i++)
+		if (is_note(&cap.ev[i]))
+			assert_true(cap.ev[i].due_ns <= T0 + 4 * SEC);
+	assert_int_equal(atomic_load(&eng.pat_status[0].state), ENGINE_PAT_STOPPED);
+	assert_int_equal(atomic_load(&eng.pat_status[1].state), ENGINE_PAT_STOPPED);
+	finish_silent();
+}
+
+static void test_no_stuck_relaunch(void **state)
+{
+	(void)state;
+	play_to_sounding();
+	/* a switch on the slot: relaunch at the next beat (2.5 s), mid-C2 */
+	post(ENGINE_CMD_PATTERN_LAUNCH, 0, ENGINE_WHEN_BEAT);
+	run_to(T0 + 2 * SEC + 600 * MS);
+	{
+		/* C2 (ch 2, on at 48) is ended at 2.5 s, then C4 re-struck there */
+		int off = -1, on = -1;
+		for (int i = 0; i < cap.n; i++) {
+			const struct capture_event *e = &cap.ev[i];
+			if (e->due_ns != T0 + 2500 * MS || !is_note(e))
+				continue;
+			if (e->msg.type == MIDI_NOTE_OFF && e->msg.channel == 1 && off < 0)
+				off = i;
+			if (e->msg.type == MIDI_NOTE_ON && e->msg.channel == 0 && on < 0)
+				on = i;
+		}
+		assert_true(off >= 0 && on > off);
+	}
+	post(ENGINE_CMD_STOP, 0, 0);
+	finish_silent();
+}
+
+static void test_no_stuck_mute_solo(void **state)
+{
+	(void)state;
+	play_to_sounding();
+	post(ENGINE_CMD_PATTERN_MUTE, 0, 1);
+	post(ENGINE_CMD_PATTERN_SOLO, 0, 1); /* solo of a muted one: B is silenced, A stays muted */
+	run_to(vt.now_ns + 50 * MS);
+	assert_int_equal(sounding_in_stream(), 0);
+	post(ENGINE_CMD_STOP, 0, 0);
+	finish_silent();
+}
+
+static void test_no_stuck_panic(void **state)
+{
+	int first_cc = -1, last_off = -1;
+
+	(void)state;
+	play_to_sounding();
+	post(ENGINE_CMD_PANIC, 0, 0);
+	run_to(vt.now_ns + 50 * MS);
+	assert_int_equal(sounding_in_stream(), 0);
+	for (int i = 0; i < cap.n; i++) {
+		if (cap.ev[i].msg.type == MIDI_CONTROL_CHANGE && first_cc < 0)
+			first_cc = i;
+		if (cap.ev[i].msg.type == MIDI_NOTE_OFF)
+			last_off = i;
+	}
+	/* explicit note-offs first, CC 123 as the extra */
+	assert_true(first_cc > last_off);
+	assert_true(cap.ev[first_cc].due_ns >= cap.ev[last_off].due_ns);
+	post(ENGINE_CMD_STOP, 0, 0);
+	finish_silent();
+}
+
+/* Shutdown as the daemon does it: Stop, run until nothing sounds, QUIT. */
+static void test_no_stuck_shutdown(void **state)
+{
+	struct engine_cmd q = { .type = ENGINE_CMD_QUIT };
+	int guard = 0;
+
+	(void)state;
+	play_to_sounding();
+	post(ENGINE_CMD_STOP, 0, 0);
+	while (atomic_load(&eng.stats.sounding) > 0 && guard++ < 100)
+		run_to(vt.now_ns + 5 * MS);
+	assert_int_equal(engine_post(&eng, &q), 0);
+	assert_int_equal(engine_run_until(&eng, vt.now_ns + SEC), 1);
+	assert_int_equal(sounding_in_stream(), 0);
+}
+
+/* Port loss: sending there fails, so the notes are forgotten, not ended;
+ * nothing is left in the tracker, and what plays after ends cleanly. */
+static void test_port_loss_forgets(void **state)
+{
+	uint32_t before;
+	int idx;
+
+	(void)state;
+	play_to_sounding();
+	before = atomic_load(&eng.stats.sounding);
+	post(ENGINE_CMD_OUTPUT_LOST, 0, 0);
+	post(ENGINE_CMD_OUTPUT_LOST, 5, 0); /* no such output: rejected */
+	run_to(vt.now_ns + MS);
+	assert_int_equal(atomic_load(&eng.stats.notes_forgotten), before);
+	assert_int_equal(atomic_load(&eng.stats.sounding), 0);
+	assert_int_equal(atomic_load(&eng.stats.rejected), 1);
+	/* the port is back (the daemon would send a panic): from here on the
+	 * stream balances */
+	idx = cap.n;
+	run_to(T0 + 6 * SEC);
+	post(ENGINE_CMD_STOP, 0, 0);
+	run_to(vt.now_ns + SEC);
+	{
+		int count[16][128] = { { 0 } };
+		for (int i = idx; i < cap.n; i++) {
+			const struct midi_msg *m = &cap.ev[i].msg;
+			if (m->type == MIDI_NOTE_ON)
+				count[m->channel][m->data[0]]++;
+			else if (m->type == MIDI_NOTE_OFF)
+				count[m->channel][m->data[0]]--;
+		}
+		/* the notes sounding at the loss got no note-off of their own
+		 * (the pattern's note-offs for them are dropped as untracked) */
+		for (int c = 0; c < 16; c++)
+			for (int k = 0; k < 128; k++)
+				assert_int_equal(count[c][k], 0);
+	}
+	assert_int_equal(eng.nt.sounding, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_multitrack_exact_two_tempos),
+		cmocka_unit_test(test_tempo_change_mid_note),
+		cmocka_unit_test(test_launch_quantized),
+		cmocka_unit_test(test_polymeter),
+		cmocka_unit_test(test_swing_and_offset),
+		cmocka_unit_test(test_mute_and_solo),
+		cmocka_unit_test(test_no_stuck_transport_stop),
+		cmocka_unit_test(test_no_stuck_pattern_stop),
+		cmocka_unit_test(test_no_stuck_relaunch),
+		cmocka_unit_test(test_no_stuck_mute_solo),
+		cmocka_unit_test(test_no_stuck_panic),
+		cmocka_unit_test(test_no_stuck_shutdown),
+		cmocka_unit_test(test_port_loss_forgets),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
