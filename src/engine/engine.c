@@ -645,19 +645,14 @@ static void eng_pat_transport_play(struct engine *e, int64_t p) RT_SAFE
 			eng_pat_change(e, i, p, ENGINE_PAT_PLAYING, e->song_origin, p);
 }
 
-static int eng_cmd_start(struct engine *e, uint32_t when, int64_t now) RT_SAFE
+/* Playback (re)starts at position p, which becomes song position 0: every
+ * output's pulse grid restarts there and Start goes out `lead` before that
+ * downbeat pulse (the first Clock after Start is beat 1).  Shared by the
+ * Start command and a followed input's Start. */
+static void eng_play_at(struct engine *e, int64_t p) RT_SAFE
 {
-	int64_t step = when == ENGINE_WHEN_BAR ? e->quantum * TL_UNITS_PER_BEAT
-		       : when == ENGINE_WHEN_BEAT ? TL_UNITS_PER_BEAT
-						  : TL_UNITS_PER_TICK;
-	int64_t p, t, lead;
+	int64_t t = tl_time_at(&e->tl, p), lead = eng_lead_ns(e, p);
 
-	if (when > ENGINE_WHEN_BAR)
-		return -EINVAL;
-	p = tl_grid_ceil(eng_first_free_pos(e, now + e->lookahead_ns), e->song_origin, step);
-	p = eng_not_late(e, p, step, 1, now);
-	t = tl_time_at(&e->tl, p);
-	lead = eng_lead_ns(e, p);
 	e->play_from = e->transport == ENGINE_PLAYING ? eng_min64(e->play_from, p) : p;
 	e->play_until = INT64_MAX;
 	e->song_origin = p;
@@ -669,6 +664,19 @@ static int eng_cmd_start(struct engine *e, uint32_t when, int64_t now) RT_SAFE
 	}
 	eng_pat_transport_play(e, p);
 	eng_note(e, ENGINE_NOTE_TRANSPORT, ENGINE_PLAYING, t, 0);
+}
+
+static int eng_cmd_start(struct engine *e, uint32_t when, int64_t now) RT_SAFE
+{
+	int64_t step = when == ENGINE_WHEN_BAR ? e->quantum * TL_UNITS_PER_BEAT
+		       : when == ENGINE_WHEN_BEAT ? TL_UNITS_PER_BEAT
+						  : TL_UNITS_PER_TICK;
+	int64_t p;
+
+	if (when > ENGINE_WHEN_BAR)
+		return -EINVAL;
+	p = tl_grid_ceil(eng_first_free_pos(e, now + e->lookahead_ns), e->song_origin, step);
+	eng_play_at(e, eng_not_late(e, p, step, 1, now));
 	return 0;
 }
 
@@ -921,20 +929,12 @@ static void eng_follow_xport(struct engine *e, const struct midi_msg *m, int64_t
 		p = e->fol_pos0 + (e->fol_last_n + 1) * TL_UNITS_PER_TICK;
 		if (p <= tl_pos_at(&e->tl, e->committed_t))
 			p = tl_grid_ceil(tl_pos_at(&e->tl, e->committed_t) + 1, e->fol_pos0, TL_UNITS_PER_TICK);
-		e->play_from = e->transport == ENGINE_PLAYING ? eng_min64(e->play_from, p) : p;
-		e->play_until = INT64_MAX;
-		e->transport = ENGINE_PLAYING;
 		if (m->type == MIDI_START) {
-			int64_t t = tl_time_at(&e->tl, p), lead = eng_lead_ns(e, p);
-			e->song_origin = p;
-			for (int i = 0; i < e->nout; i++) {
-				eng_out_regrid(&e->out[i], p, p);
-				if (e->out[i].cfg.transport)
-					eng_enqueue(e, i, MIDI_START, 0, 0, t - lead);
-			}
-			eng_pat_transport_play(e, p);
-			eng_note(e, ENGINE_NOTE_TRANSPORT, ENGINE_PLAYING, t, 0);
+			eng_play_at(e, p);
 		} else {
+			e->play_from = e->transport == ENGINE_PLAYING ? eng_min64(e->play_from, p) : p;
+			e->play_until = INT64_MAX;
+			e->transport = ENGINE_PLAYING;
 			eng_resume_at(e, p, pos * TL_UNITS_PER_TICK, false);
 			eng_note(e, ENGINE_NOTE_TRANSPORT, ENGINE_PLAYING, tl_time_at(&e->tl, p),
 				 pos * TL_UNITS_PER_TICK);
