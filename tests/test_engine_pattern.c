@@ -204,7 +204,7 @@ static void assert_exp(const struct capture_event *e, const struct exp_note *x, 
 static void test_multitrack_exact_two_tempos(void **state)
 {
 	static const double tempos[] = { 120, 97 };
-	struct capture_event ev[64];
+	struct capture_event ev[64] = { 0 };
 
 	(void)state;
 	for (unsigned k = 0; k < 2; k++) {
@@ -234,7 +234,7 @@ static void test_multitrack_exact_two_tempos(void **state)
  * then, and its note-off moves with the new tempo. */
 static void test_tempo_change_mid_note(void **state)
 {
-	struct capture_event ev[64];
+	struct capture_event ev[64] = { 0 };
 	int64_t b1 = BPM(120), b2 = BPM(77);
 	int64_t tp = 2 * 384 + 288; /* the change: loop 2, beat 3 */
 	int n;
@@ -266,7 +266,7 @@ static void test_tempo_change_mid_note(void **state)
 /* Launches while playing: on the next bar, beat, or 24 PPQN tick. */
 static void test_launch_quantized(void **state)
 {
-	struct capture_event ev[64];
+	struct capture_event ev[64] = { 0 };
 	int64_t b = BPM(120);
 	int n, base;
 
@@ -345,7 +345,7 @@ static void test_polymeter(void **state)
 /* Swing 60 % on 8ths: the off-beat 8th (C2 at tick 48) comes at 0.6 beat. */
 static void test_swing_and_offset(void **state)
 {
-	struct capture_event ev[64];
+	struct capture_event ev[64] = { 0 };
 	int64_t b = BPM(120);
 	int n;
 

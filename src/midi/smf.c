@@ -206,7 +206,7 @@ static int smf_track(struct smf_walk *w, struct smf_track *t, size_t start, size
 		t->events = w->ev;
 	while (p < end) {
 		size_t off = p, at;
-		uint32_t delta, len;
+		uint32_t delta = 0, len = 0; /* set by smf_vlq() on success; gcc -O3 cannot see it */
 		uint8_t status;
 
 		if ((r = smf_vlq(w, &p, end, "delta-time", &delta)) < 0)
