@@ -284,31 +284,113 @@ static void test_tempo_change_on_bar_and_beat(void **state)
 	assert_int_equal(clk[25].due_ns, T0 + 2500 * MS + 41666667);
 }
 
-static void test_swing_16ths(void **state)
+/* Swing on `unit` (8 or 16) pairs at `permille`: within each pair the
+ * pulses before the off-beat note are stretched linearly so that it lands
+ * at the swing fraction of the pair, those after it compressed; the pair
+ * boundaries do not move.  Checks the first 48 pulses after a Start on the
+ * bar (T0 + 2 s, 120 BPM: a beat = 1612800 units = 0.5 s). */
+static void check_swing(int permille, int unit)
 {
 	struct clk_output_cfg o;
 	struct capture_event clk[64];
-	int n;
+	const int64_t pair_units = 16 / unit * 806400, half = pair_units / 2;
+	const int64_t knee = half * permille / 500;
 
-	(void)state;
 	clk_output_cfg_defaults(&o);
-	o.swing_permille = 600;
-	o.swing_unit = 16;
+	o.swing_permille = permille;
+	o.swing_unit = unit;
 	setup_engine(5 * MS, 120, 1, &o);
 	post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0);
-	run_to(T0 + 2500 * MS);
-	n = pick(0, MIDI_CLOCK, clk, 64);
-	assert_true(n >= 24);
-	for (int k = 0; k < 24; k++) {
-		/* position within the pair (a pair of 16ths = 12 pulses = 806400 units) */
-		int64_t pair = (k / 12) * 806400, x = (k % 12) * 67200, w;
-		w = x < 403200 ? x * 600 / 500 : 483840 + (x - 403200) * 400 / 500;
-		/* at 120 BPM a beat (1612800 units) lasts 0.5 s */
+	run_to(T0 + 3100 * MS);
+	assert_true(pick(0, MIDI_CLOCK, clk, 64) >= 48);
+	for (int k = 0; k < 48; k++) {
+		int64_t pair = k * 67200 / pair_units * pair_units, x = k * 67200 % pair_units, w;
+		w = x < half ? x * permille / 500 : knee + (x - half) * (1000 - permille) / 500;
 		assert_int_equal(clk[k].due_ns, T0 + 2 * SEC + rdiv((__int128)(pair + w) * 500000000, 1612800));
 	}
+}
+
+static void test_swing_16ths(void **state)
+{
+	(void)state;
+	check_swing(600, 16);
 	/* the off-beat 16th lands at 60 % of the pair: 0.6 * 250 ms = 150 ms */
-	assert_int_equal(clk[6].due_ns, T0 + 2 * SEC + 150 * MS);
-	assert_int_equal(clk[12].due_ns, T0 + 2 * SEC + 250 * MS); /* pair boundary unmoved */
+	assert_int_equal(cap.ev[find(0, MIDI_CLOCK) + 6].due_ns, T0 + 2 * SEC + 150 * MS);
+	assert_int_equal(cap.ev[find(0, MIDI_CLOCK) + 12].due_ns, T0 + 2 * SEC + 250 * MS);
+}
+
+static void test_swing_8ths(void **state)
+{
+	struct capture_event clk[64];
+
+	(void)state;
+	check_swing(660, 8);
+	pick(0, MIDI_CLOCK, clk, 64);
+	assert_int_equal(clk[12].due_ns, T0 + 2 * SEC + 330 * MS); /* 66 % of 500 ms */
+	assert_int_equal(clk[24].due_ns, T0 + 2 * SEC + 500 * MS); /* the beat unmoved */
+	assert_int_equal(clk[6].due_ns, T0 + 2 * SEC + 165 * MS);  /* a quarter beat, swung */
+}
+
+/* The per-output switches: a clock-disabled output sends no pulses (its
+ * Start/Stop/Continue/SPP have their own switches and still go out); one
+ * without transport sends clock but no Start/Stop/Continue; one without SPP
+ * sends Continue but no Song Position; switching an output off and on while
+ * playing resumes it on the same grid. */
+static void test_output_switches(void **state)
+{
+	struct clk_output_cfg o[4];
+	struct capture_event a[256], d[256];
+	int na, nd;
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		clk_output_cfg_defaults(&o[i]);
+	o[1].enabled = false;
+	o[2].transport = false;
+	o[3].spp = false;
+	setup_engine(5 * MS, 120, 4, o);
+	post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0);
+	run_to(T0 + 2300 * MS);
+	post(ENGINE_CMD_STOP, 0, 0);
+	run_to(T0 + 2700 * MS);
+	post(ENGINE_CMD_LOCATE, 0, 8);
+	run_to(T0 + 2800 * MS);
+	post(ENGINE_CMD_CONTINUE, 0, 0);
+	run_to(T0 + 3200 * MS);
+	assert_int_equal(pick(1, MIDI_CLOCK, d, 256), 0); /* clock off: no pulse */
+	assert_true(find(1, MIDI_START) >= 0 && find(1, MIDI_CONTINUE) >= 0);
+	/* no transport: clock only, the same pulses as output 0 */
+	assert_int_equal(find(2, MIDI_START), -1);
+	assert_int_equal(find(2, MIDI_STOP), -1);
+	assert_int_equal(find(2, MIDI_CONTINUE), -1);
+	assert_true(find(2, MIDI_SONG_POSITION) >= 0); /* SPP is its own switch */
+	na = pick(0, MIDI_CLOCK, a, 256);
+	nd = pick(2, MIDI_CLOCK, d, 256);
+	assert_true(na > 20);
+	assert_int_equal(na, nd);
+	for (int i = 0; i < na; i++)
+		assert_int_equal(a[i].due_ns, d[i].due_ns);
+	/* no SPP: Start, Stop, Continue but never a Song Position */
+	assert_true(find(3, MIDI_START) >= 0 && find(3, MIDI_STOP) >= 0 &&
+		    find(3, MIDI_CONTINUE) >= 0);
+	assert_int_equal(find(3, MIDI_SONG_POSITION), -1);
+	assert_true(find(0, MIDI_SONG_POSITION) >= 0);
+	/* switch output 1 on while playing: it joins output 0's grid */
+	post(ENGINE_CMD_OUTPUT, 1 | ENGINE_OUT_ENABLED << 8, 1);
+	run_to(T0 + 3600 * MS);
+	na = pick(0, MIDI_CLOCK, a, 256);
+	nd = pick(1, MIDI_CLOCK, d, 256);
+	assert_true(nd > 10);
+	for (int i = 0; i < nd; i++)
+		assert_int_equal(d[i].due_ns, a[na - nd + i].due_ns);
+	/* and off again: nothing more on it */
+	post(ENGINE_CMD_OUTPUT, 1 | ENGINE_OUT_ENABLED << 8, 0);
+	run_to(T0 + 3700 * MS);
+	nd = pick(1, MIDI_CLOCK, d, 256);
+	cap.n = 0;
+	run_to(T0 + 4000 * MS);
+	assert_int_equal(pick(1, MIDI_CLOCK, d, 256), 0);
+	assert_true(pick(0, MIDI_CLOCK, a, 256) > 10);
 }
 
 static void test_offsets_shift_exactly(void **state)
@@ -321,7 +403,7 @@ static void test_offsets_shift_exactly(void **state)
 	for (int i = 0; i < 3; i++)
 		clk_output_cfg_defaults(&o[i]);
 	o[1].offset_us = 2500;
-	o[2].offset_us = -3000; /* down to -lookahead (5 ms) */
+	o[2].offset_us = -5000; /* down to exactly -lookahead (5 ms) */
 	setup_engine(5 * MS, 120, 3, o);
 	post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0);
 	run_to(T0 + 2600 * MS);
@@ -331,14 +413,14 @@ static void test_offsets_shift_exactly(void **state)
 	assert_true(na > 20 && nb > 20 && nc > 20);
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(b[i].due_ns, a[i].due_ns + 2500000);
-		assert_int_equal(c[i].due_ns, a[i].due_ns - 3000000);
+		assert_int_equal(c[i].due_ns, a[i].due_ns - 5000000);
 	}
-	assert_int_equal(cap.ev[find(2, MIDI_START)].due_ns, T0 + 2 * SEC - MS - 3 * MS);
+	assert_int_equal(cap.ev[find(2, MIDI_START)].due_ns, T0 + 2 * SEC - MS - 5 * MS);
 	assert_int_equal(atomic_load(&eng.stats.late), 0); /* early output never late */
 	/* an offset below -lookahead is refused */
 	post(ENGINE_CMD_OUTPUT, 2 | ENGINE_OUT_OFFSET_US << 8, -5001);
 	run_to(T0 + 2700 * MS);
-	assert_int_equal(eng.out[2].cfg.offset_us, -3000);
+	assert_int_equal(eng.out[2].cfg.offset_us, -5000);
 	assert_int_equal(atomic_load(&eng.stats.rejected), 1);
 }
 
@@ -564,6 +646,8 @@ int main(void)
 		cmocka_unit_test(test_tempo_change_on_bar_and_beat),
 		cmocka_unit_test(test_commit_ahead_for_audio),
 		cmocka_unit_test(test_swing_16ths),
+		cmocka_unit_test(test_swing_8ths),
+		cmocka_unit_test(test_output_switches),
 		cmocka_unit_test(test_offsets_shift_exactly),
 		cmocka_unit_test(test_division_and_multiplication),
 		cmocka_unit_test(test_stop_and_clock_while_stopped),

@@ -183,6 +183,7 @@ int engine_init(struct engine *e, struct timesrc *ts, struct midi_backend *midi,
 	e->follow_state = ENGINE_FOLLOW_OFF;
 	e->fol_pos0 = 0;
 	e->fol_last_n = -1;
+	e->fol_aligned = false;
 	if ((r = clk_follow_init(&e->fol, NULL)) < 0)
 		return r;
 	clk_xport_init(&e->xp);
@@ -649,9 +650,9 @@ static void eng_pat_transport_play(struct engine *e, int64_t p) RT_SAFE
  * output's pulse grid restarts there and Start goes out `lead` before that
  * downbeat pulse (the first Clock after Start is beat 1).  Shared by the
  * Start command and a followed input's Start. */
-static void eng_play_at(struct engine *e, int64_t p) RT_SAFE
+static void eng_play_at(struct engine *e, int64_t p, int64_t lead) RT_SAFE
 {
-	int64_t t = tl_time_at(&e->tl, p), lead = eng_lead_ns(e, p);
+	int64_t t = tl_time_at(&e->tl, p);
 
 	e->play_from = e->transport == ENGINE_PLAYING ? eng_min64(e->play_from, p) : p;
 	e->play_until = INT64_MAX;
@@ -676,7 +677,8 @@ static int eng_cmd_start(struct engine *e, uint32_t when, int64_t now) RT_SAFE
 	if (when > ENGINE_WHEN_BAR)
 		return -EINVAL;
 	p = tl_grid_ceil(eng_first_free_pos(e, now + e->lookahead_ns), e->song_origin, step);
-	eng_play_at(e, eng_not_late(e, p, step, 1, now));
+	p = eng_not_late(e, p, step, 1, now);
+	eng_play_at(e, p, eng_lead_ns(e, p));
 	return 0;
 }
 
@@ -709,10 +711,12 @@ static int eng_cmd_stop(struct engine *e, int64_t now) RT_SAFE
 	return 0;
 }
 
-/* Stop/SPP/Continue at position p resuming song position `song` there. */
-static void eng_resume_at(struct engine *e, int64_t p, int64_t song, bool with_stop) RT_SAFE
+/* Stop/SPP/Continue at position p resuming song position `song` there,
+ * `lead` apart. */
+static void eng_resume_at(struct engine *e, int64_t p, int64_t song, bool with_stop,
+			  int64_t lead) RT_SAFE
 {
-	int64_t t = tl_time_at(&e->tl, p), lead = eng_lead_ns(e, p);
+	int64_t t = tl_time_at(&e->tl, p);
 	int64_t spp = song / ENG_SIXTEENTH;
 
 	e->song_origin = p - song;
@@ -746,7 +750,7 @@ static int eng_cmd_continue(struct engine *e, int64_t now) RT_SAFE
 	e->play_from = p;
 	e->play_until = INT64_MAX;
 	e->transport = ENGINE_PLAYING;
-	eng_resume_at(e, p, song, false);
+	eng_resume_at(e, p, song, false, eng_lead_ns(e, p));
 	eng_note(e, ENGINE_NOTE_TRANSPORT, ENGINE_PLAYING, tl_time_at(&e->tl, p), song);
 	return 0;
 }
@@ -773,7 +777,7 @@ static int eng_cmd_locate(struct engine *e, int64_t sixteenths, int64_t now) RT_
 	p = tl_grid_ceil(eng_first_free_pos(e, now + e->lookahead_ns), e->song_origin,
 			 ENG_SIXTEENTH);
 	p = eng_not_late(e, p, ENG_SIXTEENTH, 3, now);
-	eng_resume_at(e, p, song, true);
+	eng_resume_at(e, p, song, true, eng_lead_ns(e, p));
 	eng_note(e, ENGINE_NOTE_LOCATE, 0, tl_time_at(&e->tl, p), song);
 	return 0;
 }
@@ -864,25 +868,33 @@ static int eng_cmd_follow(struct engine *e, bool on, int64_t now) RT_SAFE
 	clk_follow_reset(&e->fol);
 	clk_xport_init(&e->xp);
 	e->fol_last_n = -1;
+	e->fol_aligned = false;
 	eng_follow_set_state(e, on ? ENGINE_FOLLOW_WAITING : ENGINE_FOLLOW_OFF, now);
 	return 0;
 }
 
 /*
  * Lock the timeline to the follower: input clock n sits at position
- * fol_pos0 + n * TICK.  Aim at the first future input clock P whose
- * predicted time T is a period beyond everything already handed out, and
- * slew, as a PLL does: the timeline stays continuous at the first position
- * neither sent nor past, runs at the tempo that reaches P exactly at T, and
- * from P on at the estimated tempo.  Phase corrections are thus spread over
- * one or two clocks and never move an event already sent or into the past.
- * At the first lock - or when the input jumped by more than the slew can
- * absorb (beyond +-25 % tempo) - the mapping is re-based instead, by whole
- * 24 PPQN ticks, so that P is our next unsent tick: the grid stays aligned.
+ * fol_pos0 + n * TICK.  Aim at a future input clock P whose predicted time
+ * T is a period beyond everything already handed out, and slew, as a PLL
+ * does: the timeline stays continuous at the first position neither sent
+ * nor past, runs at the tempo that reaches P exactly at T, and from P on at
+ * the estimated tempo.  P is the first such clock for which that slew tempo
+ * is within +-25 % of the estimate, so a phase error of D ticks is spread
+ * over about 4 D clocks and never moves an event already sent or into the
+ * past.  ENG_FOL_REBASE (the first lock of an acquisition) re-bases the
+ * mapping instead, by whole 24 PPQN ticks, so that P is our next unsent
+ * tick: the grid stays aligned.  ENG_FOL_SLEW keeps the mapping - after a
+ * tempo step the master's clock n is still song clock n - and re-bases only
+ * when no slew within ENG_SLEW_MAX_TICKS can absorb the error; ENG_FOL_TRACK
+ * (the follower re-acquiring after a step, not yet locked) only slews.
  */
 #define ENG_SLEW_MAX_PERMILLE 250
+#define ENG_SLEW_MAX_TICKS 96 /* 4 beats */
 
-static void eng_follow_anchor(struct engine *e, int64_t n, int64_t now, bool rebase) RT_SAFE
+enum { ENG_FOL_REBASE, ENG_FOL_SLEW, ENG_FOL_TRACK };
+
+static void eng_follow_anchor(struct engine *e, int64_t n, int64_t now, int mode) RT_SAFE
 {
 	int64_t bpm = clk_follow_bpm_micro(&e->fol), t, p, first, t_first, slew;
 	int64_t period = (int64_t)clk_follow_period_ns(&e->fol);
@@ -899,16 +911,24 @@ static void eng_follow_anchor(struct engine *e, int64_t n, int64_t now, bool reb
 		return;
 	first = tl_pos_at(&e->tl, limit) + 1; /* the first position neither sent nor past */
 	t_first = tl_time_at(&e->tl, first);
-	p = e->fol_pos0 + (n + k) * TL_UNITS_PER_TICK;
-	slew = tl_bpm_for(p - first, t - t_first);
-	if (!rebase && tl_bpm_valid(slew) &&
-	    eng_abs64(slew - bpm) * 1000 <= bpm * ENG_SLEW_MAX_PERMILLE &&
-	    tl_init(&cand, t_first, first, slew) == 0 && tl_set_tempo_at(&cand, p, bpm) == 0) {
-		e->tl = cand;
-		e->tl_dirty = true;
-		return;
+	for (int i = 0; mode != ENG_FOL_REBASE && i < ENG_SLEW_MAX_TICKS; i++, k++) {
+		t = clk_follow_predict_ns(&e->fol, n + k);
+		p = e->fol_pos0 + (n + k) * TL_UNITS_PER_TICK;
+		if (p <= first || t <= t_first)
+			continue; /* ahead of the master: aim further out, so that we wait */
+		slew = tl_bpm_for(p - first, t - t_first);
+		if (tl_bpm_valid(slew) && eng_abs64(slew - bpm) * 1000 <= bpm * ENG_SLEW_MAX_PERMILLE &&
+		    tl_init(&cand, t_first, first, slew) == 0 && tl_set_tempo_at(&cand, p, bpm) == 0) {
+			e->tl = cand;
+			e->tl_dirty = true;
+			return;
+		}
 	}
+	if (mode == ENG_FOL_TRACK)
+		return;
 	/* re-base: P becomes our next unsent tick */
+	t = clk_follow_predict_ns(&e->fol, n + k);
+	p = e->fol_pos0 + (n + k) * TL_UNITS_PER_TICK;
 	first = tl_grid_ceil(first, e->song_origin, TL_UNITS_PER_TICK);
 	e->fol_pos0 += first - p;
 	if (tl_init(&cand, t, first, bpm) < 0)
@@ -917,28 +937,71 @@ static void eng_follow_anchor(struct engine *e, int64_t n, int64_t now, bool reb
 	e->tl_dirty = true;
 }
 
+/*
+ * The lead between the `leads` messages that precede the pulse at p and
+ * it: eng_lead_ns(), shortened so that none of them is in the past (a
+ * master often sends its clock right after its Start), or 0 when not even
+ * ENG_LEAD_MIN_NS fits.
+ */
+#define ENG_LEAD_MIN_NS INT64_C(50000)
+
+static int64_t eng_fit_lead(const struct engine *e, int64_t p, int leads, int64_t now) RT_SAFE
+{
+	int64_t room = (tl_time_at(&e->tl, p) + eng_min_offset_ns(e) - now) / leads;
+	int64_t lead = eng_min64(eng_lead_ns(e, p), room);
+
+	return lead >= ENG_LEAD_MIN_NS ? lead : 0;
+}
+
+/*
+ * The followed input (re)starts playback - Start, Continue, or a Song
+ * Position Pointer while playing (a jump) - at its next clock, at song
+ * clock `pos`.  That clock is ours at fol_pos0 + (n + 1) ticks.  When that
+ * position is already handed out, or too close for the messages that must
+ * precede it, we join the master on the first 16th after it where they fit,
+ * at the song position the master has there, so that our song position
+ * stays the master's: a Start then goes out as SPP + Continue.  A jump while
+ * playing goes out as Stop, SPP, Continue (devices take SPP only stopped).
+ */
+static void eng_follow_play(struct engine *e, int type, int64_t pos, int64_t now) RT_SAFE
+{
+	int64_t p = e->fol_pos0 + (e->fol_last_n + 1) * TL_UNITS_PER_TICK, song = pos * TL_UNITS_PER_TICK;
+	int64_t ff = eng_first_free_pos(e, now), lead = 0;
+	bool playing = e->transport == ENGINE_PLAYING, jump = type == MIDI_SONG_POSITION;
+
+	if (p >= ff)
+		lead = eng_fit_lead(e, p, jump ? 3 : type == MIDI_CONTINUE ? 2 : 1, now);
+	if (!lead) {
+		int64_t q = tl_grid_ceil(eng_max64(p, ff), p, ENG_SIXTEENTH);
+
+		while (!(lead = eng_fit_lead(e, q, jump ? 3 : 2, now)))
+			q += ENG_SIXTEENTH;
+		song += q - p;
+		p = q;
+		type = jump ? type : MIDI_CONTINUE;
+	}
+	if (type == MIDI_START) {
+		eng_play_at(e, p, lead);
+		return;
+	}
+	e->play_from = playing ? eng_min64(e->play_from, p) : p;
+	e->play_until = INT64_MAX;
+	e->transport = ENGINE_PLAYING;
+	eng_resume_at(e, p, song, jump && playing, lead);
+	eng_note(e, jump ? ENGINE_NOTE_LOCATE : ENGINE_NOTE_TRANSPORT, jump ? 0 : ENGINE_PLAYING,
+		 tl_time_at(&e->tl, p), song);
+}
+
 /* Transport of the followed input (clk_xport), acted on our outputs. */
 static void eng_follow_xport(struct engine *e, const struct midi_msg *m, int64_t now) RT_SAFE
 {
-	int64_t pos = 0, p;
+	int64_t pos = 0;
 	int a = clk_xport_msg(&e->xp, m, &pos);
 
 	switch (a) {
 	case CLK_XPORT_ARM:
 		/* the next input clock is the (re)start point at song clock `pos` */
-		p = e->fol_pos0 + (e->fol_last_n + 1) * TL_UNITS_PER_TICK;
-		if (p <= tl_pos_at(&e->tl, e->committed_t))
-			p = tl_grid_ceil(tl_pos_at(&e->tl, e->committed_t) + 1, e->fol_pos0, TL_UNITS_PER_TICK);
-		if (m->type == MIDI_START) {
-			eng_play_at(e, p);
-		} else {
-			e->play_from = e->transport == ENGINE_PLAYING ? eng_min64(e->play_from, p) : p;
-			e->play_until = INT64_MAX;
-			e->transport = ENGINE_PLAYING;
-			eng_resume_at(e, p, pos * TL_UNITS_PER_TICK, false);
-			eng_note(e, ENGINE_NOTE_TRANSPORT, ENGINE_PLAYING, tl_time_at(&e->tl, p),
-				 pos * TL_UNITS_PER_TICK);
-		}
+		eng_follow_play(e, m->type, pos, now);
 		e->tl_dirty = true;
 		break;
 	case CLK_XPORT_STOP:
@@ -947,8 +1010,12 @@ static void eng_follow_xport(struct engine *e, const struct midi_msg *m, int64_t
 		e->tl_dirty = true;
 		break;
 	case CLK_XPORT_LOCATE:
+		/* stopped: pass the position on; playing: the master jumped, and
+		 * its next clock is at `pos` */
 		if (e->transport == ENGINE_STOPPED)
 			eng_cmd_locate(e, pos / CLK_XPORT_TICKS_PER_SPP, now);
+		else if (e->xp.state == CLK_XPORT_PLAYING)
+			eng_follow_play(e, MIDI_SONG_POSITION, pos, now);
 		e->tl_dirty = true;
 		break;
 	default:
@@ -971,12 +1038,18 @@ static void eng_follow_clock(struct engine *e, int64_t t_ns, int64_t now) RT_SAF
 		int64_t pos = tl_pos_at(&e->tl, t_ns);
 		e->fol_pos0 = tl_grid_ceil(pos - TL_UNITS_PER_TICK / 2, e->song_origin, TL_UNITS_PER_TICK) -
 			      n * TL_UNITS_PER_TICK;
+		e->fol_aligned = false;
 	}
 	e->fol_last_n = n;
 	if (clk_follow_locked(&e->fol)) {
-		eng_follow_anchor(e, n, now, e->follow_state != ENGINE_FOLLOW_LOCKED);
+		eng_follow_anchor(e, n, now, e->fol_aligned ? ENG_FOL_SLEW : ENG_FOL_REBASE);
+		e->fol_aligned = true;
 		eng_follow_set_state(e, ENGINE_FOLLOW_LOCKED, now);
 	} else {
+		/* re-acquiring after a tempo step: the fit restarted from the
+		 * ticks that showed the step; follow it already, by slewing */
+		if (e->fol_aligned && clk_follow_period_ns(&e->fol) > 0.0)
+			eng_follow_anchor(e, n, now, ENG_FOL_TRACK);
 		eng_follow_set_state(e, ENGINE_FOLLOW_ACQUIRING, now);
 	}
 	atomic_store_explicit(&e->stats.follow_bpm, clk_follow_bpm_micro(&e->fol),

@@ -266,6 +266,7 @@ struct engine {
 	int follow_state;                               /* enum engine_follow_state */
 	int64_t fol_pos0;                               /* timeline position of input clock 0 */
 	int64_t fol_last_n;                             /* index of the last input clock */
+	bool fol_aligned;                               /* fol_pos0 set by this acquisition's first lock */
 	struct clk_follow fol;                          /* the estimator */
 	struct clk_xport xp;                            /* the input's transport */
 	int npat;                                       /* pattern slots in use */

@@ -14,7 +14,7 @@
  * the kernel.  Each is wrapped in RT_SYSCALL_BEGIN(name) ... RT_SYSCALL_END,
  * which silences both checkers for exactly that region.  Every name used must
  * appear in docs/rt-safety.md ("Named exceptions"); the lint test
- * tests/check_rt_exceptions.py fails otherwise.  There is no blanket
+ * tools/check_rt_doc.py fails otherwise.  There is no blanket
  * exception.
  */
 #ifndef PS_RT_RT_H
