@@ -383,6 +383,17 @@ static void test_output_switches(void **state)
 	assert_true(nd > 10);
 	for (int i = 0; i < nd; i++)
 		assert_int_equal(d[i].due_ns, a[na - nd + i].due_ns);
+	/* the one-shot event pool's high-water mark, published for status:
+	 * SPP + Continue on three outputs each were queued at once */
+	assert_int_equal(atomic_load(&eng.stats.pool_high_water), 6);
+	/* notifications nobody drains are dropped and counted, never blocking */
+	for (int i = 0; i < ENGINE_NOTE_RING_CAP + 10; i++) {
+		post(ENGINE_CMD_TEMPO, ENGINE_WHEN_NOW, BPM(100 + i % 50));
+		if (i % 64 == 63)
+			run_to(T0 + 3610 * MS + i * 10000);
+	}
+	run_to(T0 + 3650 * MS);
+	assert_true(ring_drops(&eng.notes) >= 10);
 	/* and off again: nothing more on it */
 	post(ENGINE_CMD_OUTPUT, 1 | ENGINE_OUT_ENABLED << 8, 0);
 	run_to(T0 + 3700 * MS);

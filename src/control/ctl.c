@@ -475,6 +475,9 @@ static int ctl_status(struct osc_req *req)
 	ctl_kv_i(m, "event_drops", (int64_t)atomic_load(&st->event_drops));
 	ctl_kv_i(m, "queue_high_water", atomic_load(&st->queue_high_water));
 	ctl_kv_i(m, "command_drops", (int64_t)ring_drops(&c->eng->cmd));
+	ctl_kv_i(m, "pool_high_water", atomic_load(&st->pool_high_water));
+	ctl_kv_i(m, "notify_drops", (int64_t)ring_drops(&c->eng->notes));
+	ctl_kv_i(m, "log_drops", (int64_t)ring_drops(&c->eng->log.ring));
 	ctl_kv_i(m, "osc_denied", (int64_t)c->osc.stats.denied);
 	ctl_kv_i(m, "osc_errors", (int64_t)c->osc.stats.errors);
 	osc_send(req->srv, req->from, "/phasorsync/status", m);

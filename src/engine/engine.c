@@ -148,6 +148,7 @@ int engine_init(struct engine *e, struct timesrc *ts, struct midi_backend *midi,
 	atomic_init(&e->stats.follow_bpm, 0);
 	atomic_init(&e->stats.follow_ticks, 0);
 	atomic_init(&e->stats.follow_losses, 0);
+	atomic_init(&e->stats.pool_high_water, 0);
 	for (unsigned i = 0; i < ENGINE_LAT_BUCKETS; i++)
 		atomic_init(&e->stats.lateness_hist[i], 0);
 
@@ -323,6 +324,9 @@ static void eng_enqueue(struct engine *e, int out, uint8_t type, uint8_t d0, uin
 	}
 	if (e->tq.high_water > atomic_load_explicit(&e->stats.queue_high_water, memory_order_relaxed))
 		atomic_store_explicit(&e->stats.queue_high_water, e->tq.high_water,
+				      memory_order_relaxed);
+	if (e->ev_pool.high_water > atomic_load_explicit(&e->stats.pool_high_water, memory_order_relaxed))
+		atomic_store_explicit(&e->stats.pool_high_water, e->ev_pool.high_water,
 				      memory_order_relaxed);
 }
 

@@ -148,6 +148,7 @@ struct engine_stats {
 	_Atomic uint64_t event_drops;                   /* one-shot events lost: pool or queue full */
 	_Atomic uint32_t queue_high_water;              /* most one-shot events queued at once */
 	_Atomic uint32_t queued;                        /* one-shot events waiting now */
+	_Atomic uint32_t pool_high_water;               /* most event-pool objects in use at once */
 	_Atomic int64_t committed_t;                    /* latest base time handed to the backend */
 	_Atomic int follow_state;                       /* enum engine_follow_state */
 	_Atomic int64_t follow_bpm;                     /* follower's estimate, micro-BPM (0 = none) */
