@@ -537,8 +537,13 @@ static void test_no_stuck_panic(void **state)
 
 	(void)state;
 	play_to_sounding();
+	/* as in the daemon: audio renders ahead of the MIDI lookahead, and
+	 * time moves between two reads of the clock */
+	eng.commit_ahead_ns = 30 * MS;
+	vt.read_step_ns = 700;
 	post(ENGINE_CMD_PANIC, 0, 0);
 	run_to(vt.now_ns + 50 * MS);
+	vt.read_step_ns = 0;
 	assert_int_equal(sounding_in_stream(), 0);
 	for (int i = 0; i < cap.n; i++) {
 		if (cap.ev[i].msg.type == MIDI_CONTROL_CHANGE && first_cc < 0)

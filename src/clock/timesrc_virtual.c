@@ -10,7 +10,10 @@
 
 static int64_t tsv_now_ns(struct timesrc *base) RT_SAFE
 {
-	return ((struct timesrc_virtual *)base)->now_ns;
+	struct timesrc_virtual *t = (struct timesrc_virtual *)base;
+
+	t->now_ns += t->read_step_ns;
+	return t->now_ns;
 }
 
 static int tsv_wait_until_ns(struct timesrc *base, int64_t deadline_ns) RT_SAFE
@@ -48,6 +51,7 @@ void timesrc_virtual_init(struct timesrc_virtual *t, int64_t start_ns)
 	t->now_ns = start_ns;
 	t->waits = 0;
 	t->max_wait_ns = 0;
+	t->read_step_ns = 0;
 	atomic_init(&t->wake_pending, 0);
 }
 

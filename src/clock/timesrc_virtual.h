@@ -17,6 +17,8 @@ struct timesrc_virtual {
 	int64_t now_ns;           /* virtual now */
 	int64_t waits;            /* number of wait_until_ns() calls */
 	int64_t max_wait_ns;      /* if > 0, a wait advances at most this far and reports WOKEN */
+	int64_t read_step_ns;     /* if > 0, every now_ns() read advances time this far (tests:
+				   * code that reads the clock twice sees it move, as in real time) */
 	_Atomic int wake_pending; /* a wake() not yet consumed */
 };
 

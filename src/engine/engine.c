@@ -465,10 +465,16 @@ static void eng_pat_change(struct engine *e, int i, int64_t pos, int next, int64
 	eng_pat_publish(e, i);
 }
 
-/* Release slot i's notes at the first free position (mute, solo, panic). */
+/* Release slot i's notes at position pos, or earlier if already asked. */
+static void eng_pat_release_from(struct engine *e, int i, int64_t pos) RT_SAFE
+{
+	e->pat[i].rel_pos = eng_min64(e->pat[i].rel_pos, pos);
+}
+
+/* Release slot i's notes at the first free position (mute, solo). */
 static void eng_pat_release_soon(struct engine *e, int i, int64_t now) RT_SAFE
 {
-	e->pat[i].rel_pos = eng_min64(e->pat[i].rel_pos, eng_first_free_pos(e, now));
+	eng_pat_release_from(e, i, eng_first_free_pos(e, now));
 }
 
 /*
@@ -1102,9 +1108,10 @@ static int eng_cmd_panic(struct engine *e, int64_t now) RT_SAFE
 	int64_t t0 = tl_time_at(&e->tl, ff) - eng_min_offset_ns(e);
 
 	/* explicit note-offs first: every slot's notes at the first free
-	 * position; CC 123 no earlier than them (markers win ties) */
+	 * position - the one computed once, above: the clock moves between
+	 * two reads - and CC 123 no earlier than them (markers win ties) */
 	for (int i = 0; i < e->npat; i++)
-		eng_pat_release_soon(e, i, now);
+		eng_pat_release_from(e, i, ff);
 	for (int i = 0; i < e->nout; i++) {
 		int64_t t = eng_max64(t0, eng_pat_time(e, i, ff));
 		for (uint8_t ch = 0; ch < 16; ch++) {
