@@ -647,11 +647,14 @@ static void daemon_midi_service(struct daemon *d)
 		for (int i = 0; i < k; i++) {
 			logx(LOG_INFO, "MIDI: port %u %s %s", n[i].port,
 			     n[i].type == MIDI_NOTIFY_CONNECTED ? "connected to" : "lost", n[i].peer);
-			/* a lost peer cannot hear note-offs: the engine forgets
-			 * that output's notes rather than sending into the void */
-			for (int o = 0; o < d->eng.nout && n[i].type == MIDI_NOTIFY_DISCONNECTED; o++)
+			/* the engine ends that output's notes (other peers hear
+			 * it) and, when a peer comes back, ends them there too */
+			for (int o = 0; o < d->eng.nout; o++)
 				if (d->eng.out[o].port == (int)n[i].port)
-					daemon_post(d, ENGINE_CMD_OUTPUT_LOST, (uint32_t)o, 0);
+					daemon_post(d, n[i].type == MIDI_NOTIFY_DISCONNECTED
+							       ? ENGINE_CMD_OUTPUT_LOST
+							       : ENGINE_CMD_OUTPUT_BACK,
+						    (uint32_t)o, 0);
 		}
 		if (k < 16)
 			break;

@@ -33,6 +33,7 @@
 #include "engine/engine.h"
 
 #include <errno.h>
+#include <string.h>
 #include <syslog.h>
 
 #define ENG_SIXTEENTH (TL_UNITS_PER_BEAT / 4)
@@ -195,7 +196,8 @@ int engine_init(struct engine *e, struct timesrc *ts, struct midi_backend *midi,
 	}
 	atomic_init(&e->stats.sounding, 0);
 	atomic_init(&e->stats.notes_refused, 0);
-	atomic_init(&e->stats.notes_forgotten, 0);
+	atomic_init(&e->stats.notes_at_loss, 0);
+	memset(e->lost_notes, 0, sizeof e->lost_notes);
 	notetrack_init(&e->nt);
 	e->npat = cfg->npat;
 	for (int i = 0; i < ENGINE_MAX_PATTERNS; i++) {
@@ -1206,20 +1208,78 @@ static int eng_cmd_pattern(struct engine *e, uint32_t type, uint32_t slot, int64
 /* The output's port lost its peer: sending there fails, so its notes are
  * forgotten, not ended (the device that comes back starts silent or gets
  * a panic); patterns on it keep playing into the void. */
-static int eng_cmd_output_lost(struct engine *e, uint32_t out) RT_SAFE
+/* The first free instant of output `out` (as its patterns would play
+ * there) as a due time; it becomes committed. */
+static int64_t eng_out_free_due(struct engine *e, int out, int64_t now) RT_SAFE
+{
+	int64_t base = eng_pat_time(e, out, eng_first_free_pos(e, now));
+
+	e->committed_t = eng_max64(e->committed_t, base);
+	return base + eng_offset_ns(e, out);
+}
+
+/*
+ * An output's port lost a peer (a device unplugged, a client gone).  The
+ * port may have other peers still listening, so its sounding notes end now
+ * with explicit note-offs (which the lost peer does not get) - and they are
+ * remembered: the device may come back still holding them (a DIN interface
+ * replugged while its synth stayed on), and then ENGINE_CMD_OUTPUT_BACK
+ * ends them there too.
+ */
+static int eng_cmd_output_lost(struct engine *e, uint32_t out, int64_t now) RT_SAFE
 {
 	struct notetrack_filter f = { .out = (int)out, .channel = NOTETRACK_ANY, .owner = NOTETRACK_ANY };
 	uint32_t n, total = 0;
+	int64_t due;
 
 	if (out >= (uint32_t)e->nout)
 		return -ENOENT;
+	due = eng_out_free_due(e, (int)out, now);
 	do {
 		n = notetrack_take(&e->nt, &f, e->rel_buf, ENGINE_RELEASE_BATCH);
-		for (uint32_t k = 0; k < n; k++)
-			total += e->rel_buf[k].count;
+		for (uint32_t k = 0; k < n; k++) {
+			const struct notetrack_note *nn = &e->rel_buf[k];
+			struct midi_msg m = { .type = MIDI_NOTE_OFF, .channel = nn->channel,
+					      .data = { nn->note, PATTERN_OFF_VELOCITY } };
+			e->lost_notes[out][nn->channel][nn->note >> 3] |= (uint8_t)(1u << (nn->note & 7));
+			for (uint16_t c = 0; c < nn->count; c++)
+				eng_send(e, (int)out, &m, due, now);
+			total += nn->count;
+		}
 	} while (n == ENGINE_RELEASE_BATCH);
-	atomic_fetch_add_explicit(&e->stats.notes_forgotten, total, memory_order_relaxed);
+	if (total && e->midi)
+		e->midi->ops->flush(e->midi);
+	atomic_fetch_add_explicit(&e->stats.notes_at_loss, total, memory_order_relaxed);
 	atomic_store_explicit(&e->stats.sounding, e->nt.sounding, memory_order_relaxed);
+	return 0;
+}
+
+/* The output's port has a peer again: end the notes remembered at a loss
+ * that nothing sounds now (a note struck again since keeps sounding). */
+static int eng_cmd_output_back(struct engine *e, uint32_t out, int64_t now) RT_SAFE
+{
+	int64_t due = 0;
+	bool any = false;
+
+	if (out >= (uint32_t)e->nout)
+		return -ENOENT;
+	for (int ch = 0; ch < 16; ch++)
+		for (int note = 0; note < 128; note++) {
+			struct midi_msg m = { .type = MIDI_NOTE_OFF, .channel = (uint8_t)ch,
+					      .data = { (uint8_t)note, PATTERN_OFF_VELOCITY } };
+			if (!(e->lost_notes[out][ch][note >> 3] & (1u << (note & 7))))
+				continue;
+			if (!any)
+				due = eng_out_free_due(e, (int)out, now);
+			any = true;
+			if (notetrack_sounding(&e->nt, (int)out, ch, note) == 0)
+				eng_send(e, (int)out, &m, due, now);
+		}
+	for (int ch = 0; ch < 16; ch++)
+		for (int b = 0; b < 16; b++)
+			e->lost_notes[out][ch][b] = 0;
+	if (any && e->midi)
+		e->midi->ops->flush(e->midi);
 	return 0;
 }
 
@@ -1252,7 +1312,8 @@ static void eng_exec(struct engine *e, const struct engine_cmd *c, int64_t now) 
 	case ENGINE_CMD_PATTERN_SOLO:
 		r = eng_cmd_pattern(e, c->type, c->u32, c->i64, now);
 		break;
-	case ENGINE_CMD_OUTPUT_LOST: r = eng_cmd_output_lost(e, c->u32); break;
+	case ENGINE_CMD_OUTPUT_LOST: r = eng_cmd_output_lost(e, c->u32, now); break;
+	case ENGINE_CMD_OUTPUT_BACK: r = eng_cmd_output_back(e, c->u32, now); break;
 	default:
 		r = -ENOSYS;
 		RTLOG(&e->log, LOG_ERR, now, "engine: unknown command %" PRId64, (int64_t)c->type);

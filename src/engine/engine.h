@@ -75,7 +75,10 @@ enum engine_cmd_type {
 	ENGINE_CMD_PATTERN_STOP = 12,   /* u32: slot; i64: enum engine_when */
 	ENGINE_CMD_PATTERN_MUTE = 13,   /* u32: slot; i64: 1 = mute, 0 = unmute */
 	ENGINE_CMD_PATTERN_SOLO = 14,   /* u32: slot; i64: 1 = solo, 0 = unsolo */
-	ENGINE_CMD_OUTPUT_LOST = 15,    /* u32: output whose port lost its peer: forget its notes */
+	ENGINE_CMD_OUTPUT_LOST = 15,    /* u32: output whose port lost a peer: end its notes now,
+					 * and remember them for ENGINE_CMD_OUTPUT_BACK */
+	ENGINE_CMD_OUTPUT_BACK = 16,    /* u32: output whose port got a peer (again): note-offs for
+					 * the notes remembered at a loss that are not sounding now */
 };
 
 /* Pattern slot states. */
@@ -156,7 +159,7 @@ struct engine_stats {
 	_Atomic uint64_t follow_losses;                 /* clock losses detected */
 	_Atomic uint32_t sounding;                      /* pattern note-ons handed out, not yet ended */
 	_Atomic uint64_t notes_refused;                 /* note-ons not sent: tracker full */
-	_Atomic uint64_t notes_forgotten;               /* notes dropped with a lost output port */
+	_Atomic uint64_t notes_at_loss;                 /* notes sounding when an output lost a peer */
 };
 
 /* What the control side can read of a pattern slot (written by the engine). */
@@ -275,6 +278,8 @@ struct engine {
 	struct engine_pat_status pat_status[ENGINE_MAX_PATTERNS]; /* read by control without locks */
 	struct notetrack nt;                            /* sounding pattern notes (owner = slot) */
 	struct notetrack_note rel_buf[ENGINE_RELEASE_BATCH]; /* scratch for releases */
+	uint8_t lost_notes[ENGINE_MAX_OUTPUTS][16][16];     /* per output: channel x note bits of
+							     * notes sounding at a peer's loss */
 	bool tl_dirty;                                  /* snapshot needs publishing */
 	bool quit;                                      /* set by ENGINE_CMD_QUIT */
 };
