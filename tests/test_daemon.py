@@ -213,6 +213,11 @@ check("--render 3 --audio-device FILE.wav writes 3 s of audio beside the MIDI",
       r.returncode == 0 and 576000 < size < 576000 + 200, f"{r.stderr} size={size}")
 if os.path.exists(wav):
     os.unlink(wav)
+# an audio file that cannot be written fails the render (exit 1, the reason named)
+r = run(["--config", CONF, "--render", "3", "--start", "--audio-device", "/dev/full"])
+check("--render with an unwritable audio file fails with the reason",
+      r.returncode == 1 and "cannot write /dev/full: No space left on device" in r.stderr and
+      "render failed" in r.stderr, r.stderr)
 # a pattern from a directory, autostarted: its notes land exactly on the
 # 120 BPM grid from the downbeat (tick 1 = 20.833333 ms), loop after loop
 pdir = tempfile.mkdtemp()

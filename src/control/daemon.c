@@ -612,7 +612,8 @@ static void daemon_audio_start(struct daemon *d)
 		}
 	}
 	if (!d->ab || d->ab->ops->start(d->ab) < 0) {
-		logx(LOG_ERR, "audio: %s: %s (MIDI runs on without audio)", a.device, err);
+		logx(LOG_ERR, "audio: %s: %s (MIDI runs on without audio)", a.device,
+		     d->ab == &d->adev.base && d->adev.err[0] ? d->adev.err : err[0] ? err : "cannot start");
 		d->ab = NULL;
 		return;
 	}
@@ -829,7 +830,7 @@ int daemon_render(const struct daemon_opts *o, int64_t duration_ns, const char *
 	struct midi_backend *mb;
 	char err[CONFIG_ERR_MAX];
 	const int64_t step = INT64_C(10000000); /* drain the dump every 10 ms of virtual time */
-	bool audio = audio_path != NULL;
+	bool audio = audio_path != NULL, failed = false;
 	int r;
 
 	if (daemon_load_config(o, &cfg, true) < 0)
@@ -871,7 +872,8 @@ int daemon_render(const struct daemon_opts *o, int64_t duration_ns, const char *
 		int64_t until = t < duration_ns ? t : duration_ns;
 		engine_run_until(&eng, until);
 		if (audio && audio_wav_render_until(&wav, until) < 0) {
-			logx(LOG_ERR, "audio: cannot write %s", audio_path);
+			logx(LOG_ERR, "audio: cannot write %s: %s", audio_path, strerror(errno));
+			failed = true;
 			break;
 		}
 		if (ma.kind == MIDI_AUTO_DUMP)
@@ -880,10 +882,17 @@ int daemon_render(const struct daemon_opts *o, int64_t duration_ns, const char *
 		if (until == duration_ns)
 			break;
 	}
-	if (audio)
-		r = wav.base.ops->close(&wav.base); /* finishes the header */
+	if (audio && wav.base.ops->close(&wav.base) < 0 && !failed) { /* finishes the header */
+		logx(LOG_ERR, "audio: cannot finish %s: %s", audio_path, strerror(errno));
+		failed = true;
+	}
 	mb->ops->close(mb);
 	pattern_set_free(&pats);
+	if (failed) {
+		logx(LOG_ERR, "render failed after %.3f of %.3f s", timesrc_now_ns(&vt.base) / 1e9,
+		     duration_ns / 1e9);
+		return 1;
+	}
 	logx(LOG_INFO, "rendered %.3f s: %llu MIDI events%s%s", duration_ns / 1e9,
 	     (unsigned long long)atomic_load(&eng.stats.sent), audio ? ", audio to " : "",
 	     audio ? audio_path : "");
