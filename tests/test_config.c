@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "audio/audio_engine.h"
 #include "control/config.h"
 
 static char path[64];
@@ -109,6 +110,9 @@ static void test_bad_files_rejected_state_unchanged(void **state)
 		{ "[rt\npriority = 1\n", { ":1: ", "not INI syntax", NULL } },
 		{ "[rt]\npriority = 99999999999999999999\n", { "from 0 to 99", NULL, NULL } },
 		{ "[rt]\npriority = 10\npriority = 500\ncpu = 1\n", { ":3: ", "'500'", NULL } },
+		{ "[audio]\nenabled = true\nchannels = 1\n", { "[audio] pulse_channel = 2", "from 0 (off) to 1 (audio.channels)", NULL } },
+		{ "[audio]\nenabled = true\nchannels = 4\npulse2_channel = 2\n", { "pulse_channel and pulse2_channel both use channel 2", NULL, NULL } },
+		{ "[audio]\nenabled = true\npulse3_ppqn = 0\n", { "audio.pulse3_ppqn = '0'", "from 1 to 96", NULL } },
 	};
 
 	(void)state;
@@ -187,6 +191,46 @@ static void test_print_round_trips(void **state)
 	assert_memory_equal(&c, &back, sizeof(c));
 }
 
+/* Up to three sync pulse channels from the file (pulse_*, pulse2_*,
+ * pulse3_*): e.g. 2 PPQN, 24 PPQN with a DIN-sync run line, and 4 PPQN at
+ * once, each with its own settings; channel 0 switches one off. */
+static void test_audio_pulse_channels(void **state)
+{
+	static struct config c;
+	struct audio_cfg a;
+	char err[CONFIG_ERR_MAX] = "";
+
+	(void)state;
+	config_defaults(&c);
+	write_conf("[audio]\nenabled = true\nchannels = 5\nclick_channel = 1\npulse_channel = 2\n"
+		   "pulse2_channel = 3\npulse2_ppqn = 24\npulse2_polarity = negative\n"
+		   "pulse2_offset_us = -1500\npulse3_channel = 5\npulse3_ppqn = 4\n"
+		   "pulse3_width_us = 2000\npulse3_swing = 60\nrun_channel = 4\n");
+	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
+	config_audio(&c, &a);
+	assert_int_equal(a.out.npulse, 3);
+	assert_int_equal(a.out.pulse[0].channel, 1);
+	assert_int_equal(a.out.pulse[0].ppqn, 2);
+	assert_int_equal(a.out.pulse[1].channel, 2);
+	assert_int_equal(a.out.pulse[1].ppqn, 24);
+	assert_true(a.out.pulse[1].invert);
+	assert_int_equal(a.out.pulse[1].offset_us, -1500);
+	assert_int_equal(a.out.pulse[2].channel, 4);
+	assert_int_equal(a.out.pulse[2].ppqn, 4);
+	assert_int_equal(a.out.pulse[2].width_us, 2000);
+	assert_int_equal(a.out.pulse[2].swing_permille, 600);
+	assert_false(a.out.pulse[0].invert);
+	assert_int_equal(a.out.run.channel, 3);
+	assert_int_equal(audio_cfg_check(&a, err, sizeof(err)), 0);
+	/* the middle one off: the others keep their settings */
+	write_conf("[audio]\nenabled = true\nchannels = 5\npulse2_channel = 0\npulse3_channel = 5\n");
+	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
+	config_audio(&c, &a);
+	assert_int_equal(a.out.npulse, 2);
+	assert_int_equal(a.out.pulse[1].channel, 4);
+	assert_int_equal(a.out.pulse[1].ppqn, 4);
+}
+
 static void test_outputs_and_clock(void **state)
 {
 	static struct config c;
@@ -235,6 +279,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_set_assignments, teardown),
 		cmocka_unit_test_teardown(test_print_round_trips, teardown),
 		cmocka_unit_test_teardown(test_outputs_and_clock, teardown),
+		cmocka_unit_test_teardown(test_audio_pulse_channels, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

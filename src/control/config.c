@@ -117,6 +117,21 @@ static const struct cfg_choice cfg_swing_units[] = {
 
 #define CFG_OFF(f) offsetof(struct config, f)
 #define CFG_OOFF(f) offsetof(struct config_output, f)
+
+/* The seven keys of sync pulse channel i (prefix pulse_, pulse2_, ...). */
+#define CFG_PULSE_KEYS(pre, i, chdef, ppqndef)                                                        \
+	{ "audio", pre "channel", CFG_INT, CFG_OFF(audio.pulse[i].channel), 0, 32, NULL, chdef, NULL },   \
+	{ "audio", pre "ppqn", CFG_INT, CFG_OFF(audio.pulse[i].ppqn), 1, 96, NULL, ppqndef, NULL },        \
+	{ "audio", pre "width_us", CFG_INT, CFG_OFF(audio.pulse[i].width_us), 100, 50000, NULL, "5000",   \
+	  NULL },                                                                                         \
+	{ "audio", pre "level", CFG_INT, CFG_OFF(audio.pulse[i].level), 1, 100, NULL, "100", NULL },       \
+	{ "audio", pre "polarity", CFG_ENUM, CFG_OFF(audio.pulse[i].polarity), 0, 0, cfg_polarity,        \
+	  "positive", NULL },                                                                             \
+	{ "audio", pre "offset_us", CFG_INT32, CFG_OFF(audio.pulse[i].offset_us), -100000, 100000, NULL,  \
+	  "0", NULL },                                                                                    \
+	{ "audio", pre "swing", CFG_PERCENT, CFG_OFF(audio.pulse[i].swing), CLK_SWING_MIN, CLK_SWING_MAX, \
+	  NULL, "50", NULL }
+
 static const struct cfg_key cfg_keys[] = {
 	{ "rt", "priority", CFG_INT, CFG_OFF(rt.priority), 0, 99, NULL, "70", NULL },
 	{ "rt", "cpu", CFG_INT, CFG_OFF(rt.cpu), -1, 1023, NULL, "-1", NULL },
@@ -149,13 +164,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ "audio", "click_level", CFG_INT, CFG_OFF(audio.click_level), 0, 100, NULL, "70", NULL },
 	{ "audio", "accent_level", CFG_INT, CFG_OFF(audio.accent_level), 0, 100, NULL, "100", NULL },
 	{ "audio", "click_offset_us", CFG_INT32, CFG_OFF(audio.click_offset_us), -100000, 100000, NULL, "0", NULL },
-	{ "audio", "pulse_channel", CFG_INT, CFG_OFF(audio.pulse_channel), 0, 32, NULL, "2", NULL },
-	{ "audio", "pulse_ppqn", CFG_INT, CFG_OFF(audio.pulse_ppqn), 1, 96, NULL, "2", NULL },
-	{ "audio", "pulse_width_us", CFG_INT, CFG_OFF(audio.pulse_width_us), 100, 50000, NULL, "5000", NULL },
-	{ "audio", "pulse_level", CFG_INT, CFG_OFF(audio.pulse_level), 1, 100, NULL, "100", NULL },
-	{ "audio", "pulse_polarity", CFG_ENUM, CFG_OFF(audio.pulse_polarity), 0, 0, cfg_polarity, "positive", NULL },
-	{ "audio", "pulse_offset_us", CFG_INT32, CFG_OFF(audio.pulse_offset_us), -100000, 100000, NULL, "0", NULL },
-	{ "audio", "pulse_swing", CFG_PERCENT, CFG_OFF(audio.pulse_swing), CLK_SWING_MIN, CLK_SWING_MAX, NULL, "50", NULL },
+	CFG_PULSE_KEYS("pulse_", 0, "2", "2"),
+	CFG_PULSE_KEYS("pulse2_", 1, "0", "24"),
+	CFG_PULSE_KEYS("pulse3_", 2, "0", "4"),
 	{ "audio", "run_channel", CFG_INT, CFG_OFF(audio.run_channel), 0, 32, NULL, "0", NULL },
 	{ "patterns", "dir", CFG_STR, CFG_OFF(patterns.dir), 0, CONFIG_STR_MAX - 1, NULL,
 	  CONFIG_PATTERNS_DIR_DEFAULT, NULL },
@@ -500,8 +511,28 @@ int config_check(const struct config *c, char *err, size_t errlen)
 		}
 	}
 	if (c->audio.enabled) {
+		static const char *const key[] = { "click_channel", "pulse_channel", "pulse2_channel",
+						   "pulse3_channel", "run_channel" };
+		const int ch[] = { c->audio.click_channel, c->audio.pulse[0].channel,
+				   c->audio.pulse[1].channel, c->audio.pulse[2].channel,
+				   c->audio.run_channel };
 		struct audio_cfg a;
 		char why[CONFIG_ERR_MAX / 2];
+
+		/* channels by their 1-based keys, before the renderer's own check */
+		for (int i = 0; i < 5; i++) {
+			if (ch[i] > c->audio.channels) {
+				snprintf(err, errlen, "[audio] %s = %d: must be from 0 (off) to %d "
+					 "(audio.channels)", key[i], ch[i], c->audio.channels);
+				return -EINVAL;
+			}
+			for (int j = 0; j < i; j++)
+				if (ch[i] > 0 && ch[i] == ch[j]) {
+					snprintf(err, errlen, "[audio] %s and %s both use channel %d: "
+						 "each signal needs its own channel", key[j], key[i], ch[i]);
+					return -EINVAL;
+				}
+		}
 		config_audio(c, &a);
 		if (audio_cfg_check(&a, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "[audio]: %s", why);
@@ -716,13 +747,22 @@ void config_audio(const struct config *c, struct audio_cfg *a)
 	a->out.click.level_pct = c->audio.click_level;
 	a->out.click.accent_pct = c->audio.accent_level;
 	a->out.click.offset_us = c->audio.click_offset_us;
-	a->out.npulse = c->audio.pulse_channel > 0 ? 1 : 0;
-	a->out.pulse[0].channel = c->audio.pulse_channel - 1;
-	a->out.pulse[0].ppqn = c->audio.pulse_ppqn;
-	a->out.pulse[0].width_us = c->audio.pulse_width_us;
-	a->out.pulse[0].level_pct = c->audio.pulse_level;
-	a->out.pulse[0].invert = c->audio.pulse_polarity == 1;
-	a->out.pulse[0].offset_us = c->audio.pulse_offset_us;
-	a->out.pulse[0].swing_permille = c->audio.pulse_swing;
+	const struct audio_pulse_cfg def = a->out.pulse[0]; /* audio_cfg_defaults' pulse */
+
+	a->out.npulse = 0;
+	for (int i = 0; i < CONFIG_AUDIO_PULSES; i++) {
+		struct audio_pulse_cfg *p = &a->out.pulse[a->out.npulse];
+		if (c->audio.pulse[i].channel <= 0)
+			continue;
+		*p = def;
+		p->channel = c->audio.pulse[i].channel - 1;
+		p->ppqn = c->audio.pulse[i].ppqn;
+		p->width_us = c->audio.pulse[i].width_us;
+		p->level_pct = c->audio.pulse[i].level;
+		p->invert = c->audio.pulse[i].polarity == 1;
+		p->offset_us = c->audio.pulse[i].offset_us;
+		p->swing_permille = c->audio.pulse[i].swing;
+		a->out.npulse++;
+	}
 	a->out.run.channel = c->audio.run_channel - 1;
 }

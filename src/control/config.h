@@ -43,6 +43,10 @@ struct config_output {
 	struct clk_output_cfg clk;       /* pulse grid, offset, swing, transport flags */
 };
 
+/* Sync pulse channels the config file can set (pulse_*, pulse2_*, pulse3_*):
+ * e.g. 2 PPQN for a Volca, 24 PPQN DIN sync and 4 PPQN for a modular. */
+#define CONFIG_AUDIO_PULSES 3
+
 struct config {
 	struct {
 		int priority;      /* SCHED_FIFO priority of the engine thread, 0 = no RT */
@@ -84,13 +88,15 @@ struct config {
 		int click_level;                  /* percent */
 		int accent_level;                 /* percent, bar downbeats */
 		int32_t click_offset_us;          /* latency compensation */
-		int pulse_channel;                /* 1-based, 0 = no sync pulse */
-		int pulse_ppqn;                   /* pulses per quarter note */
-		int pulse_width_us;               /* high time */
-		int pulse_level;                  /* percent */
-		int pulse_polarity;               /* 1 = negative-going */
-		int32_t pulse_offset_us;          /* latency compensation */
-		int pulse_swing;                  /* permille, 500..750 */
+		struct {
+			int channel;              /* 1-based, 0 = off */
+			int ppqn;                 /* pulses per quarter note */
+			int width_us;             /* high time */
+			int level;                /* percent */
+			int polarity;             /* 1 = negative-going */
+			int32_t offset_us;        /* latency compensation */
+			int swing;                /* permille, 500..750 */
+		} pulse[CONFIG_AUDIO_PULSES];     /* keys pulse_*, pulse2_*, pulse3_* */
 		int run_channel;                  /* 1-based DIN-sync run/stop line, 0 = none */
 	} audio;
 	struct {
