@@ -31,7 +31,9 @@ static void usage(FILE *f)
 		"                          exactly as real time would send it\n"
 		"      --audio-device DEV  audio output (ALSA PCM, null, or FILE.wav; with --render:\n"
 		"                          the click and pulses written to FILE.wav)\n"
-		"      --check-config      validate the configuration (file and --set) and exit\n"
+		"      --check-config [FILE]\n"
+		"                          validate the configuration (FILE or --config, and --set)\n"
+		"                          and exit: 0 valid, 1 invalid (the error names file:line)\n"
 		"      --print-config      print the effective configuration and exit\n"
 		"  -v, --verbose           log at debug level\n"
 		"  -h, --help              show this help and exit\n"
@@ -88,6 +90,7 @@ int main(int argc, char **argv)
 	static struct daemon_opts o = { .log_level = -1 };
 	struct config cfg;
 	int c, check = 0, print = 0;
+	bool config_given = false;
 	int64_t render_ns = -1;
 	const char *audio_dev = NULL;
 	char *end;
@@ -98,6 +101,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c':
 			o.config_path = optarg;
+			config_given = true;
 			break;
 		case 's':
 			if (add_set(&o, "--set", "%s", optarg) < 0)
@@ -149,6 +153,14 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	/* --check-config FILE: the file to check may follow the option */
+	if (check && optind == argc - 1 && !config_given) {
+		o.config_path = argv[optind++];
+	} else if (check && optind == argc - 1) {
+		logx(LOG_ERR, "--check-config '%s' and --config '%s': name one file", argv[optind],
+		     o.config_path);
+		return 2;
 	}
 	if (optind < argc) {
 		logx(LOG_ERR, "unexpected argument '%s' (see --help)", argv[optind]);

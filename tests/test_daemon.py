@@ -123,6 +123,11 @@ r = run(["--check-config", "--config", bad])
 check("bad config: exit 1, file:line, key, value, range",
       r.returncode == 1 and f"{bad}:2:" in r.stderr and "rt.priority = '120'" in r.stderr
       and "from 0 to 99" in r.stderr, r.stderr)
+r1 = run(["--check-config", CONF])
+r = run(["--check-config", bad])
+check("--check-config FILE (the file as its argument): 0 when valid, 1 with file:line when not",
+      r1.returncode == 0 and "configuration OK" in r1.stdout and r.returncode == 1 and
+      f"{bad}:2:" in r.stderr, r1.stderr + r.stderr)
 r = run(["--check-config", "--config", CONF, "--set", "rt.cpu=x"])
 check("bad --set rejected", r.returncode == 1 and "rt.cpu = 'x'" in r.stderr, r.stderr)
 r = run(["--print-config", "--config", CONF, "--set", "rt.priority=11"])

@@ -459,6 +459,82 @@ static void test_tcp_framing(void **state)
 	close(fd);
 }
 
+/* A TCP client of the server, connected and accepted. */
+static int tcp_connect(void)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	to.sin_port = htons((uint16_t)ctl.osc.port);
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	osc_server_service(&ctl.osc); /* accept */
+	return fd;
+}
+
+static void tcp_send(int fd, const char *path, lo_message m)
+{
+	char buf[512], out[600];
+	size_t n = sizeof(buf);
+	uint32_t be;
+
+	lo_message_serialise(m, path, buf, &n);
+	lo_message_free(m);
+	be = htonl((uint32_t)n);
+	memcpy(out, &be, 4);
+	memcpy(out + 4, buf, n);
+	assert_int_equal(write(fd, out, n + 4), (ssize_t)(n + 4));
+	osc_server_service(&ctl.osc);
+}
+
+/* Bytes readable on fd within ms milliseconds (0 if none). */
+static ssize_t tcp_read(int fd, char *buf, size_t n, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (poll(&p, 1, ms) != 1)
+		return 0;
+	return read(fd, buf, n);
+}
+
+/* A subscription made over a TCP connection ends with that connection: a
+ * later connection that the server puts in the same slot gets no pushes. */
+static void test_tcp_subscription_ends_with_connection(void **state)
+{
+	char buf[1024];
+	int a, b;
+	int64_t t;
+
+	(void)state;
+	start_all("127.0.0.0/8");
+	a = tcp_connect();
+	tcp_send(a, "/phasorsync/subscribe", mk("s", "beat"));
+	assert_true(tcp_read(a, buf, sizeof(buf), 2000) > 4);
+	assert_string_equal(buf + 4, "/phasorsync/ok");
+	close(a);
+	osc_server_service(&ctl.osc); /* sees the close */
+	b = tcp_connect();             /* the same slot, a new connection */
+	assert_int_equal(ctl.osc.tcp[0].fd >= 0, 1);
+	send_msg("/phasorsync/start", mk("s", "bar"));
+	expect_ok("/phasorsync/start");
+	run_engine(T0 + 100 * MS);
+	{
+		struct engine_note n;
+		while (engine_poll_note(&eng, &n) == 0)
+			ctl_on_note(&ctl, &n); /* the transport push */
+	}
+	for (int i = 0; i < 3; i++) {
+		t = ctl_next_beat_ns(&ctl, vt.now_ns);
+		if (t == INT64_MAX)
+			break;
+		run_engine(t + 1);
+		ctl_push_beats(&ctl, vt.now_ns);
+	}
+	assert_int_equal(tcp_read(b, buf, sizeof(buf), 200), 0); /* nothing pushed to B */
+	for (int k = 0; k < CTL_MAX_SUBS; k++)
+		assert_false(ctl.subs[k].used); /* and A's subscription is gone */
+	close(b);
+}
+
 static void test_subscribe_pushes(void **state)
 {
 	struct reply r = { 0 };
@@ -555,6 +631,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_allow_list_denies_silently, teardown),
 		cmocka_unit_test_teardown(test_tcp_framing, teardown),
 		cmocka_unit_test_teardown(test_subscribe_pushes, teardown),
+		cmocka_unit_test_teardown(test_tcp_subscription_ends_with_connection, teardown),
 		cmocka_unit_test_teardown(test_output_settings_roundtrip, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

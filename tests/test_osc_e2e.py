@@ -283,21 +283,48 @@ check("a table of bad inputs: each answered by /phasorsync/error naming what is 
 check("after the bad inputs the daemon keeps its state and runs",
       same and daemon.poll() is None, f"{before}\n{after}")
 
+# --- follow and tap through phasorctl -----------------------------------------
+r0 = ctl("follow")
+r1 = ctl("follow", "on")
+r1q = ctl("follow")
+r1s = status()
+r2 = ctl("follow", "sideways")
+r3 = ctl("follow", "off")
+r3q = ctl("follow")
+check("phasorctl follow: off, then on (sync waiting), a bad value "
+      "is a usage error (exit 2), off again",
+      r0.returncode == 0 and r0.stdout.strip() == "off" and r1.returncode == 0 and
+      r1q.stdout.strip() == "on" and r1s.get("sync") == "waiting" and r2.returncode == 2 and
+      r3.returncode == 0 and r3q.stdout.strip() == "off", f"{r0} {r1} {r1q} {r2} {r3} {r3q}")
+for i in range(5):  # tap tempo at 100 BPM: 0.6 s apart
+    t_tap = time.monotonic()
+    rt = ctl("tap")
+    time.sleep(max(0.0, 0.6 - (time.monotonic() - t_tap)))
+time.sleep(0.1)
+st = status()
+check("phasorctl tap, 5 taps 0.6 s apart: the tempo becomes 100 BPM (within 3 %)",
+      rt.returncode == 0 and abs(st.get("tempo", 0) - 100) < 3, f"{rt.stderr} {st}")
+
 # --- reload over OSC: valid, then invalid ------------------------------------
 with open(conf, "w") as f:
     f.write("[clock]\ntempo = 97\nquantum = 3\n[osc]\nport = %d\n" % PORT)
+ctl("start")
+time.sleep(0.2)
 r = ctl("reload")
 time.sleep(0.2)
 st = status()
-check("reload with a valid file: applied without stopping (tempo 97, quantum 3)",
-      r.returncode == 0 and abs(st.get("tempo", 0) - 97) < 1e-3 and st.get("quantum") == 3,
-      f"{r.stderr} {st}")
+check("reload with a valid file while playing: applied without stopping (tempo 97, quantum 3)",
+      r.returncode == 0 and abs(st.get("tempo", 0) - 97) < 1e-3 and st.get("quantum") == 3 and
+      st.get("transport") == "playing", f"{r.stderr} {st}")
 with open(conf, "w") as f:
     f.write("[clock]\ntempo = 97\nquantum = 300\n[osc]\nport = %d\n" % PORT)
 r = ctl("reload")
 st = status()
-check("reload with an invalid file: refused (exit 1, reason), running configuration kept",
-      r.returncode == 1 and "rejected" in r.stderr and st.get("quantum") == 3, f"{r.stderr} {st}")
+check("reload with an invalid file: refused (exit 1, the reason with file:line), running "
+      "configuration kept, still playing",
+      r.returncode == 1 and "rejected" in r.stderr and f"{conf}:3:" in r.stderr and
+      "clock.quantum = '300'" in r.stderr and st.get("quantum") == 3 and
+      st.get("transport") == "playing", f"{r.stderr} {st}")
 
 daemon.send_signal(signal.SIGTERM)
 rc = daemon.wait(10)

@@ -591,7 +591,8 @@ static int ctl_sub_peer(struct osc_req *req, int i, struct osc_peer *p)
 
 static bool ctl_same_peer(const struct osc_peer *a, const struct osc_peer *b)
 {
-	return a->tcp == b->tcp && a->len == b->len && !memcmp(&a->addr, &b->addr, a->len);
+	return a->tcp == b->tcp && (a->tcp < 0 || a->tcp_gen == b->tcp_gen) && a->len == b->len &&
+	       !memcmp(&a->addr, &b->addr, a->len);
 }
 
 static int ctl_subscribe(struct osc_req *req)
@@ -728,8 +729,10 @@ static void ctl_push(struct ctl *c, int min_events, const char *path, lo_message
 		struct ctl_sub *s = &c->subs[k];
 		if (!s->used || s->events < min_events)
 			continue;
-		if (osc_send(&c->osc, &s->peer, path, m) < 0) {
-			if (++s->failures >= CTL_SUB_MAX_FAILURES) {
+		int r = osc_send(&c->osc, &s->peer, path, m);
+		if (r < 0) {
+			/* a closed TCP connection never comes back: drop at once */
+			if (++s->failures >= CTL_SUB_MAX_FAILURES || (s->peer.tcp >= 0 && r == -ENOTCONN)) {
 				char who[96];
 				osc_peer_str(&s->peer, who, sizeof(who));
 				logx(LOG_INFO, "osc: dropping subscriber %s (unreachable)", who);

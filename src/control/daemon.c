@@ -78,22 +78,22 @@ struct daemon {
 
 static struct daemon daemon_state; /* large (rings, pools): static, not on the stack */
 
-int daemon_load_config(const struct daemon_opts *o, struct config *c, bool quiet)
+/* Defaults, the file, the --set overrides, the cross-key check, into *c;
+ * the error text in err[]. */
+static int daemon_load_config_into(const struct daemon_opts *o, struct config *c, bool quiet,
+				   char *err, size_t errlen)
 {
-	static struct config tmp;
-	char err[CONFIG_ERR_MAX];
 	const char *path = o->config_path;
+	char why[CONFIG_ERR_MAX / 2];
 	int r;
 
-	config_defaults(&tmp);
+	config_defaults(c);
 	if (!path && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
 		path = CONFIG_DEFAULT_PATH;
 	if (path) {
-		r = config_load_file(&tmp, path, err, sizeof(err));
-		if (r < 0) {
-			logx(LOG_ERR, "%s", err);
+		r = config_load_file(c, path, err, errlen);
+		if (r < 0)
 			return r;
-		}
 		if (!quiet)
 			logx(LOG_INFO, "configuration: %s", path);
 	} else if (!quiet) {
@@ -101,18 +101,37 @@ int daemon_load_config(const struct daemon_opts *o, struct config *c, bool quiet
 		     CONFIG_DEFAULT_PATH);
 	}
 	for (int i = 0; i < o->nsets; i++) {
-		r = config_set(&tmp, o->sets[i], err, sizeof(err));
+		r = config_set(c, o->sets[i], why, sizeof(why));
 		if (r < 0) {
-			logx(LOG_ERR, "%s: %s", o->set_origin[i] ? o->set_origin[i] : "--set", err);
+			snprintf(err, errlen, "%.40s: %s", o->set_origin[i] ? o->set_origin[i] : "--set",
+				 why);
 			return r;
 		}
 	}
-	if (config_check(&tmp, err, sizeof(err)) < 0) {
+	return config_check(c, err, errlen) < 0 ? -EINVAL : 0;
+}
+
+/* daemon_load_config(), also leaving the error text in why[] (if given). */
+static int daemon_load_config_why(const struct daemon_opts *o, struct config *c, bool quiet,
+				  char *why, size_t whylen)
+{
+	static struct config tmp;
+	char err[CONFIG_ERR_MAX];
+	int r = daemon_load_config_into(o, &tmp, quiet, err, sizeof(err));
+
+	if (r < 0) {
 		logx(LOG_ERR, "%s", err);
-		return -EINVAL;
+		if (why)
+			snprintf(why, whylen, "%s", err);
+		return r;
 	}
 	*c = tmp;
 	return 0;
+}
+
+int daemon_load_config(const struct daemon_opts *o, struct config *c, bool quiet)
+{
+	return daemon_load_config_why(o, c, quiet, NULL, 0);
 }
 
 static void daemon_midi_service(struct daemon *d);
@@ -175,8 +194,7 @@ static int daemon_reload(void *ctx, char *err, size_t errlen)
 	int restart = 0;
 
 	logx(LOG_NOTICE, "reloading configuration");
-	if (daemon_load_config(d->opts, &next, true) < 0) {
-		snprintf(err, errlen, "invalid configuration (see the log for file:line)");
+	if (daemon_load_config_why(d->opts, &next, true, err, errlen) < 0) {
 		logx(LOG_ERR, "reload rejected; the running configuration is kept");
 		return -EINVAL;
 	}

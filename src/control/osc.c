@@ -272,9 +272,9 @@ int osc_send(struct osc_server *s, const struct osc_peer *to, const char *path, 
 	if (to->tcp >= 0) {
 		struct osc_tcp_client *c = &s->tcp[to->tcp];
 		uint32_t be = htonl((uint32_t)len);
-		if (c->fd < 0) {
+		if (c->fd < 0 || c->gen != to->tcp_gen) {
 			s->stats.send_fail++;
-			return -ENOTCONN;
+			return -ENOTCONN; /* that connection is gone (its slot may serve another) */
 		}
 		memcpy(buf, &be, 4);
 		w = send(c->fd, buf, len + 4, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -553,6 +553,7 @@ static void osc_service_accept(struct osc_server *s)
 			continue;
 		}
 		peer.tcp = i;
+		peer.tcp_gen = ++s->tcp[i].gen;
 		s->tcp[i].fd = fd;
 		s->tcp[i].peer = peer;
 		s->tcp[i].have = 0;

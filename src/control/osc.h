@@ -47,6 +47,8 @@ struct osc_peer {
 	struct sockaddr_storage addr; /* source address */
 	socklen_t len;                /* its length */
 	int tcp;                      /* index of the TCP client, or -1 for UDP */
+	uint32_t tcp_gen;             /* that client's connection number: a later
+				       * connection in the same slot is not this peer */
 };
 
 struct osc_server;
@@ -73,7 +75,8 @@ struct osc_method {
 
 struct osc_tcp_client {
 	int fd;                          /* socket, -1 when free */
-	struct osc_peer peer;            /* remote address */
+	struct osc_peer peer;            /* remote address (and .tcp_gen = gen) */
+	uint32_t gen;                    /* connections accepted into this slot so far */
 	uint8_t buf[OSC_MAX_PACKET + 4]; /* partial frame */
 	size_t have;                     /* bytes in buf */
 };

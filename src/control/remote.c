@@ -51,6 +51,8 @@ void remote_usage(FILE *f)
 		"  locate BEATS                song position in beats (16th-note steps)\n"
 		"  quantum [BEATS]             show or set beats per bar\n"
 		"  tap                         tap tempo (send once per beat)\n"
+		"  follow [on|off]             follow the external clock input, or the internal clock;\n"
+		"                              no argument: show which\n"
 		"  output NAME SETTING [VALUE] show or set an output setting: enable, offset (ms),\n"
 		"                              swing (%%), swing_unit, ppqn, clock_while_stopped,\n"
 		"                              transport, spp\n"
@@ -424,6 +426,26 @@ static int remote_dispatch(struct remote *r, int argc, char **argv)
 		fprintf(stderr, "phasorctl: usage: pattern list|status, pattern NAME launch|stop "
 				"[now|beat|bar], pattern NAME mute|solo 0|1\n");
 		return REMOTE_EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "follow")) {
+		bool on = argc == 2 && (!strcmp(argv[1], "on") || !strcmp(argv[1], "1"));
+		if (argc > 2 || (argc == 2 && !on && strcmp(argv[1], "off") && strcmp(argv[1], "0"))) {
+			fprintf(stderr, "phasorctl: usage: follow [on|off]\n");
+			return REMOTE_EXIT_USAGE;
+		}
+		if (argc == 1) {
+			st = remote_call(r, "/phasorsync/follow", lo_message_new(), "/phasorsync/follow");
+			if (st == REMOTE_EXIT_OK) {
+				lo_arg **a = lo_message_get_argv(r->reply);
+				int f = lo_message_get_types(r->reply)[0] == 'i' && osc_i32(a[0]);
+				printf(r->json ? "{\"follow\":%s}\n" : "%s\n",
+				       r->json ? (f ? "true" : "false") : (f ? "on" : "off"));
+			}
+			return st;
+		}
+		m = lo_message_new();
+		lo_message_add_int32(m, on);
+		return remote_call(r, "/phasorsync/follow", m, NULL);
 	}
 	if (!strcmp(cmd, "watch")) {
 		const char *ev = argc > 1 ? argv[1] : "beat";
