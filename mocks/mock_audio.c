@@ -95,11 +95,26 @@ static int ma_wait(struct audio_pcm *p, int timeout_ms) RT_SAFE
 		return -EPIPE;
 	if (!m->running)
 		return 0; /* not started: the buffer has room until it is full */
-	t = ma_time_of(m, m->written - m->buffer + m->fmt.period);
+	{
+		/* until status() shows a period free: its pointer is lagged and
+		 * moves in bursts */
+		int64_t need = m->written - m->buffer + m->fmt.period;
+		if (m->ptr_granularity > 1 && need % m->ptr_granularity)
+			need += m->ptr_granularity - need % m->ptr_granularity;
+		t = ma_time_of(m, need) + m->tstamp_lag_ns;
+	}
 	if (t < now)
 		t = now;
 	if (m->waits == m->late_at_wait)
 		t += m->late_ns;
+	if (m->wake_jitter_ns > 0) {
+		uint64_t x = m->jitter_seed ? m->jitter_seed : UINT64_C(0x9e3779b97f4a7c15);
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		m->jitter_seed = x;
+		t += (int64_t)(x % (uint64_t)m->wake_jitter_ns);
+	}
 	if (t - now > (int64_t)timeout_ms * 1000000) {
 		timesrc_wait_until_ns(m->ts, now + (int64_t)timeout_ms * 1000000);
 		return -ETIMEDOUT;
@@ -118,10 +133,15 @@ static int ma_status(struct audio_pcm *p, struct audio_pcm_status *st) RT_SAFE
 		return -ENODEV;
 	if (ma_underrun(m))
 		return -EPIPE;
-	queued = m->written - ma_played(m, now);
+	{
+		int64_t at = now - m->tstamp_lag_ns, played = ma_played(m, at);
+		if (m->ptr_granularity > 1)
+			played -= played % m->ptr_granularity;
+		queued = m->written - played;
+		st->tstamp_ns = at;
+	}
 	st->avail = m->buffer - queued;
 	st->delay = queued + m->hw_delay;
-	st->tstamp_ns = now;
 	return 0;
 }
 

@@ -43,6 +43,13 @@ struct mock_audio {
 	struct timesrc *ts;           /* virtual time source, moved by wait() */
 	int64_t hw_delay;             /* frames between the buffer and the output */
 	int64_t ppm;                  /* crystal error: > 0 plays fast */
+	int64_t tstamp_lag_ns;        /* status() reports the state as of this long before
+				       * now, with that time as its timestamp (a driver's
+				       * snapshot taken at the last period interrupt) */
+	int64_t wake_jitter_ns;       /* each wait oversleeps by a pseudo-random 0..this */
+	uint64_t jitter_seed;         /* its generator state (0: a fixed seed) */
+	int64_t ptr_granularity;      /* the play pointer moves in steps of this many
+				       * frames (DMA bursts): delay reads high by up to that */
 
 	/* scripting */
 	bool present;                 /* the device exists */

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -253,6 +254,9 @@ static void test_click_accent_level_pitch(void **state)
 	struct clk_snapshot s;
 
 	(void)state;
+	int zc[AUDIO_CLICK_NOISE + 1] = { 0 };  /* zero crossings of the 2nd click, per sound */
+	double tail[AUDIO_CLICK_NOISE + 1] = { 0 }; /* its energy in 10..20 ms over 0..10 ms */
+
 	snap_playing(&s, bpm, 3); /* 3/4: accent every third beat */
 	for (int sound = AUDIO_CLICK_BEEP; sound <= AUDIO_CLICK_NOISE; sound++) {
 		int64_t n, expect_n = 0;
@@ -281,8 +285,26 @@ static void test_click_accent_level_pitch(void **state)
 				int z = zero_crossings(buf, 2, f, 900), want = k % 3 == 0 ? 56 : 37;
 				assert_in_range(z, want - 2, want + 2);
 			}
+			if (k == 1) {
+				double e0 = 0, e1 = 0;
+				zc[sound] = zero_crossings(buf, 2, f, 900);
+				for (int i = 0; i < 480; i++) {
+					e0 += (double)at(buf, f + i, 2) * at(buf, f + i, 2);
+					e1 += (double)at(buf, f + 480 + i, 2) * at(buf, f + 480 + i, 2);
+				}
+				tail[sound] = e1 / e0;
+			}
 		}
 	}
+	print_message("# click sounds, 2nd click: zero crossings beep %d, wood %d, noise %d; "
+		      "late/early energy %.3f, %.3f, %.3f\n", zc[AUDIO_CLICK_BEEP], zc[AUDIO_CLICK_WOOD],
+		      zc[AUDIO_CLICK_NOISE], tail[AUDIO_CLICK_BEEP], tail[AUDIO_CLICK_WOOD],
+		      tail[AUDIO_CLICK_NOISE]);
+	/* three different sounds: noise crosses zero far more often than a
+	 * tone; the wood block is another pitch and dies away faster */
+	assert_true(zc[AUDIO_CLICK_NOISE] > 4 * zc[AUDIO_CLICK_BEEP]);
+	assert_true(abs(zc[AUDIO_CLICK_WOOD] - zc[AUDIO_CLICK_BEEP]) > 5);
+	assert_true(tail[AUDIO_CLICK_WOOD] < tail[AUDIO_CLICK_BEEP]);
 }
 
 static void test_run_stop_and_play_interval(void **state)

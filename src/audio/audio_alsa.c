@@ -22,6 +22,7 @@
 
 #include <alsa/asoundlib.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,11 +245,46 @@ static const struct audio_pcm_ops audio_alsa_ops = {
 	.recover = aa_recover,
 };
 
+/*
+ * alsa-lib prints its own diagnostics to stderr.  A device retried every
+ * second (unplugged) would repeat the same line forever, so each distinct
+ * source line of alsa-lib is printed once; our own log says what failed
+ * each time it matters.  Non-RT: alsa-lib calls it from open/close paths.
+ */
+static void aa_lib_error(const char *file, int line, const char *function, int err,
+			 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void aa_lib_error(const char *file, int line, const char *function, int err,
+			 const char *fmt, ...)
+{
+	static struct {
+		const char *file;
+		int line;
+	} seen[32];
+	static int nseen;
+	va_list ap;
+
+	(void)err;
+	for (int i = 0; i < nseen; i++)
+		if (seen[i].line == line && seen[i].file == file)
+			return;
+	if (nseen < (int)(sizeof(seen) / sizeof(seen[0]))) {
+		seen[nseen].file = file;
+		seen[nseen].line = line;
+		nseen++;
+	}
+	fprintf(stderr, "ALSA lib %s:%d:(%s) ", file, line, function);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (repeats not shown)\n", stderr);
+}
+
 int audio_alsa_pcm_new(struct audio_pcm **out, const char *device)
 {
 	struct audio_alsa *a;
 
 	rt_assert_not_rt();
+	snd_lib_error_set_handler(aa_lib_error);
 	if (!device || !*device)
 		return -EINVAL;
 	a = calloc(1, sizeof(*a));

@@ -73,6 +73,7 @@ struct daemon {
 	struct sdnotify sd;              /* systemd notifications */
 	int64_t wd_last_ns;              /* last WATCHDOG=1 sent */
 	uint64_t wd_iterations;          /* engine iterations at the last watchdog check */
+	int audio_state;                 /* enum audio_state last logged (0 until it starts) */
 	char sd_status[160];             /* last STATUS= sent */
 };
 
@@ -303,6 +304,28 @@ static void daemon_drain_engine(struct daemon *d)
  * keeps iterating (it wakes at least every 10 ms), so a hung engine is
  * restarted by systemd even though this thread is fine.
  */
+/* Say when the audio device goes away, is not there, or is back: the
+ * audio thread retries on its own; MIDI is not touched by any of it. */
+static void daemon_audio_watch(struct daemon *d)
+{
+	int st;
+	int64_t e;
+
+	if (!d->ab || d->ab != &d->adev.base)
+		return;
+	st = atomic_load(&d->adev.base.stats.state);
+	if (st == d->audio_state)
+		return;
+	e = atomic_load(&d->adev.base.stats.last_err);
+	if (st == AUDIO_STATE_LOST)
+		logx(LOG_WARNING, "audio: %s %s (%s); retrying every %.0f s, MIDI runs on",
+		     d->cfg.audio.device, d->audio_state == AUDIO_STATE_RUNNING ? "lost" : "not available",
+		     e ? strerror((int)-e) : "no reason given", d->adev.cfg.retry_ns / 1e9);
+	else if (st == AUDIO_STATE_RUNNING && d->audio_state == AUDIO_STATE_LOST)
+		logx(LOG_NOTICE, "audio: %s is back", d->cfg.audio.device);
+	d->audio_state = st;
+}
+
 static void daemon_housekeeping(struct daemon *d)
 {
 	struct clk_snapshot s;
@@ -310,6 +333,7 @@ static void daemon_housekeeping(struct daemon *d)
 	int64_t now = timesrc_mono_now_ns();
 	uint64_t it = atomic_load(&d->eng.stats.iterations);
 
+	daemon_audio_watch(d);
 	if (d->sd.fd < 0)
 		return;
 	if (engine_snapshot(&d->eng, &s)) {
