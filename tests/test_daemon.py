@@ -267,6 +267,38 @@ check("a missing patterns.dir is a warning, not fatal",
 r = run(["--config", CONF, "--print-config", "--set", "patterns.channel=0"])
 check("patterns.channel = 0 is refused with a clear error",
       r.returncode != 0 and "1..16" in r.stderr, r.stderr)
+# SIGTERM while the pattern plays, in real time: Stop, then a note-off for
+# every note still on, then exit 0 - at two moments (each note sounding)
+for delay in (0.3, 1.1):
+    dump = tempfile.mktemp(suffix=".jsonl")
+    p = subprocess.Popen(DAEMON + ["--config", CONF, "--set", "midi.backend=dump",
+                                   "--set", f"midi.dump_file={dump}",
+                                   "--set", f"osc.port={free_port()}",
+                                   "--set", f"patterns.dir={pdir}",
+                                   "--set", "patterns.autostart=beat", "--start"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    p.send_signal(signal.SIGTERM)
+    err = p.communicate(timeout=10)[1]
+    recs = []
+    if os.path.exists(dump):
+        with open(dump) as f:
+            recs = [json.loads(l) for l in f if l.strip()]
+        os.unlink(dump)
+    sounding, on_at_stop, stop_seen = {}, 0, False
+    for x in recs:
+        key = (x.get("channel"), x.get("note"))
+        if x["type"] == "stop" and not stop_seen:
+            stop_seen = True
+            on_at_stop = sum(sounding.values())
+        elif x["type"] == "note-on":
+            sounding[key] = sounding.get(key, 0) + 1
+        elif x["type"] == "note-off":
+            sounding[key] = sounding.get(key, 0) - 1
+    check(f"SIGTERM {delay} s into a pattern: Stop, note-offs for exactly the {on_at_stop} "
+          "sounding note(s), exit 0",
+          p.returncode == 0 and stop_seen and on_at_stop >= 1 and
+          all(v == 0 for v in sounding.values()), err + repr(recs[-6:]))
 for fn in os.listdir(pdir):
     os.unlink(os.path.join(pdir, fn))
 os.rmdir(pdir)

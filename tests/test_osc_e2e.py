@@ -316,6 +316,20 @@ st = status()
 check("reload with a valid file while playing: applied without stopping (tempo 97, quantum 3)",
       r.returncode == 0 and abs(st.get("tempo", 0) - 97) < 1e-3 and st.get("quantum") == 3 and
       st.get("transport") == "playing", f"{r.stderr} {st}")
+# phasorctl --json watch while playing: one JSON event per line, nothing else
+w = subprocess.Popen([*CTL, "--port", str(PORT), "--json", "watch", "beat"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+time.sleep(2.2)
+w.send_signal(signal.SIGINT)
+wout, werr = w.communicate(timeout=10)
+try:
+    evs = [json.loads(l) for l in wout.splitlines()]
+except ValueError:
+    evs = None
+check("phasorctl --json watch beat: beat events only, one JSON object per line, exit 0 on Ctrl-C",
+      w.returncode == 0 and evs is not None and
+      sum(1 for e in evs if e.get("event") == "beat") >= 2 and all("event" in e for e in evs),
+      wout + werr)
 with open(conf, "w") as f:
     f.write("[clock]\ntempo = 97\nquantum = 300\n[osc]\nport = %d\n" % PORT)
 r = ctl("reload")

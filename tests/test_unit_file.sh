@@ -1,16 +1,33 @@
 #!/usr/bin/env bash
-# The systemd unit: `systemd-analyze verify` passes and the offline security
-# exposure is under 2.0.  TAP output; skips where systemd-analyze is absent.
+# The systemd unit: it has what the daemon relies on (Type=notify with a
+# watchdog, restart on failure, the RT and memlock limits, the audio group),
+# `systemd-analyze verify` passes and the offline security exposure is under
+# 2.0.  TAP output; the systemd-analyze checks skip where it is absent.
 # usage: test_unit_file.sh BUILT_UNIT PHASORSYNCD CONFIG
 set -u
 unit=$(realpath "$1") daemon=$(realpath "$2") conf=$(realpath "$3")
+echo "1..3"
+missing=""
+for line in Type=notify WatchdogSec=5s Restart=on-failure LimitRTPRIO=95 LimitMEMLOCK=infinity \
+            DynamicUser=yes SupplementaryGroups=audio; do
+    grep -qx "$line" "$unit" || missing="$missing $line"
+done
+report_lines() {
+    if [ -z "$missing" ]; then
+        echo "ok 3 - the unit has Type=notify, WatchdogSec, Restart=on-failure, LimitRTPRIO, LimitMEMLOCK, DynamicUser, audio group"
+    else
+        echo "not ok 3 - the unit lacks:$missing"; fail=1
+    fi
+}
 if ! command -v systemd-analyze >/dev/null; then
-    echo "1..0 # SKIP systemd-analyze not installed"; exit 0
+    echo "ok 1 # SKIP systemd-analyze not installed"
+    echo "ok 2 # SKIP systemd-analyze not installed"
+    report_lines
+    exit ${fail:-0}
 fi
 dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
 # point ExecStart at the binary just built (verify checks that it exists)
 sed -e "s|^ExecStart=.*|ExecStart=$daemon --config $conf|" "$unit" >"$dir/phasorsyncd.service"
-echo "1..2"
 if out=$(systemd-analyze verify "$dir/phasorsyncd.service" 2>&1); then
     echo "ok 1 - systemd-analyze verify"
 else
@@ -23,4 +40,5 @@ if [ -n "$level" ] && awk -v l="$level" 'BEGIN{exit !(l < 2.0)}'; then
 else
     echo "not ok 2 - security exposure '${level:-unknown}' (want < 2.0)"; fail=1
 fi
+report_lines
 exit ${fail:-0}

@@ -257,8 +257,11 @@ static int remote_watch(struct remote *r, const char *events)
 		if (time(NULL) >= renew) {
 			lo_message m = lo_message_new();
 			lo_message_add_string(m, events);
+			int json = r->json;
 			r->watching = false;
+			r->json = 0; /* the stream holds events only, not {"ok":true} lines */
 			st = remote_call(r, "/phasorsync/subscribe", m, NULL);
+			r->json = json;
 			if (st != REMOTE_EXIT_OK && renew == 0)
 				return st;
 			r->watching = true;
@@ -267,6 +270,7 @@ static int remote_watch(struct remote *r, const char *events)
 		lo_server_recv_noblock(r->srv, 200);
 	}
 	r->watching = false;
+	r->json = 0;
 	remote_call(r, "/phasorsync/unsubscribe", lo_message_new(), NULL);
 	return REMOTE_EXIT_OK;
 }
