@@ -27,6 +27,7 @@
 #include "clock/timesrc_virtual.h"
 #include "control/config.h"
 #include "control/ctl.h"
+#include "control/sdnotify.h"
 #include "engine/engine.h"
 
 #define T0 INT64_C(1000000000)
@@ -535,6 +536,29 @@ static void test_tcp_subscription_ends_with_connection(void **state)
 	close(b);
 }
 
+/* The systemd watchdog is fed only while the engine loop iterates: a hung
+ * engine thread stops WATCHDOG=1 (systemd restarts the daemon) even though
+ * the control thread, which sends it, is fine. */
+#define SEC_NS INT64_C(1000000000)
+
+static void test_watchdog_needs_engine_progress(void **state)
+{
+	struct sdnotify n = { .fd = -1, .watchdog_ns = 2 * SEC_NS };
+	int64_t last = 0;
+	uint64_t it_seen = 0;
+
+	(void)state;
+	assert_int_equal(sdnotify_watchdog(&n, SEC_NS / 2, &last, 10, &it_seen), 0); /* too soon */
+	assert_int_equal(sdnotify_watchdog(&n, SEC_NS, &last, 10, &it_seen), 1);     /* iterated */
+	assert_int_equal(last, SEC_NS);
+	assert_int_equal(sdnotify_watchdog(&n, 2 * SEC_NS, &last, 10, &it_seen), -1); /* stalled */
+	assert_int_equal(last, SEC_NS);
+	assert_int_equal(sdnotify_watchdog(&n, 3 * SEC_NS, &last, 10, &it_seen), -1); /* still */
+	assert_int_equal(sdnotify_watchdog(&n, 3 * SEC_NS + 1, &last, 11, &it_seen), 1); /* back */
+	n.watchdog_ns = 0; /* no watchdog configured: never */
+	assert_int_equal(sdnotify_watchdog(&n, 100 * SEC_NS, &last, 12, &it_seen), 0);
+}
+
 static void test_subscribe_pushes(void **state)
 {
 	struct reply r = { 0 };
@@ -631,6 +655,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_allow_list_denies_silently, teardown),
 		cmocka_unit_test_teardown(test_tcp_framing, teardown),
 		cmocka_unit_test_teardown(test_subscribe_pushes, teardown),
+		cmocka_unit_test(test_watchdog_needs_engine_progress),
 		cmocka_unit_test_teardown(test_tcp_subscription_ends_with_connection, teardown),
 		cmocka_unit_test_teardown(test_output_settings_roundtrip, teardown),
 	};

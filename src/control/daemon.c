@@ -346,15 +346,16 @@ static void daemon_housekeeping(struct daemon *d)
 			memcpy(d->sd_status, status, sizeof(status));
 		}
 	}
-	if (d->sd.watchdog_ns > 0 && now - d->wd_last_ns >= d->sd.watchdog_ns / 2) {
-		if (it != d->wd_iterations) {
-			sdnotify_send(&d->sd, "WATCHDOG=1");
-			d->wd_last_ns = now;
-		} else {
-			logx(LOG_ERR, "watchdog: the engine thread made no progress for %.1f s",
-			     (now - d->wd_last_ns) / 1e9);
-		}
-		d->wd_iterations = it;
+	switch (sdnotify_watchdog(&d->sd, now, &d->wd_last_ns, it, &d->wd_iterations)) {
+	case 1:
+		sdnotify_send(&d->sd, "WATCHDOG=1");
+		break;
+	case -1:
+		logx(LOG_ERR, "watchdog: the engine thread made no progress for %.1f s",
+		     (now - d->wd_last_ns) / 1e9);
+		break;
+	default:
+		break;
 	}
 }
 

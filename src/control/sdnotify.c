@@ -52,3 +52,17 @@ void sdnotify_close(struct sdnotify *n)
 		close(n->fd);
 	n->fd = -1;
 }
+
+int sdnotify_watchdog(const struct sdnotify *n, int64_t now_ns, int64_t *last_ns,
+		      uint64_t iter, uint64_t *last_iter)
+{
+	int r;
+
+	if (n->watchdog_ns <= 0 || now_ns - *last_ns < n->watchdog_ns / 2)
+		return 0;
+	r = iter != *last_iter ? 1 : -1;
+	if (r == 1)
+		*last_ns = now_ns;
+	*last_iter = iter;
+	return r;
+}

@@ -26,6 +26,18 @@ int sdnotify_open(struct sdnotify *n);
  * Returns 0, or -errno.  Context: control thread. */
 int sdnotify_send(struct sdnotify *n, const char *state);
 
+/*
+ * sdnotify_watchdog - the watchdog decision, separate so it can be tested:
+ * what to do at `now_ns` when WATCHDOG=1 was last sent at *last_ns and the
+ * engine loop had made *last_iter iterations at the previous check, with
+ * `iter` now.  Returns 0 (not yet half the interval, or no watchdog), 1
+ * (send WATCHDOG=1: the engine iterated; *last_ns = now_ns) or -1 (the
+ * engine made no progress: do not send, so systemd restarts us).  Updates
+ * *last_iter at each check.  Context: control thread.
+ */
+int sdnotify_watchdog(const struct sdnotify *n, int64_t now_ns, int64_t *last_ns,
+		      uint64_t iter, uint64_t *last_iter);
+
 /* sdnotify_close.  Context: control thread. */
 void sdnotify_close(struct sdnotify *n);
 
