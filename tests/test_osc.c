@@ -559,6 +559,39 @@ static void test_watchdog_needs_engine_progress(void **state)
 	assert_int_equal(sdnotify_watchdog(&n, 100 * SEC_NS, &last, 12, &it_seen), 0);
 }
 
+static bool subscribed_port(int port)
+{
+	for (int k = 0; k < CTL_MAX_SUBS; k++)
+		if (ctl.subs[k].used &&
+		    ntohs(((struct sockaddr_in *)&ctl.subs[k].peer.addr)->sin_port) == port)
+			return true;
+	return false;
+}
+
+/* UDP subscribers cannot say they went away: with all 16 slots taken, a new
+ * subscriber replaces the one renewed longest ago, never one that renews. */
+static void test_subscribers_full_least_recent_makes_room(void **state)
+{
+	(void)state;
+	start_all("127.0.0.0/8");
+	for (int i = 0; i < CTL_MAX_SUBS; i++) {
+		vt.now_ns += MS;
+		send_msg("/phasorsync/subscribe", mk("si", "state", 40001 + i));
+		expect_ok("/phasorsync/subscribe");
+	}
+	vt.now_ns += MS;
+	send_msg("/phasorsync/subscribe", mk("si", "state", 40001)); /* renews the oldest */
+	expect_ok("/phasorsync/subscribe");
+	vt.now_ns += MS;
+	send_msg("/phasorsync/subscribe", mk("si", "beat", 40100)); /* a 17th */
+	expect_ok("/phasorsync/subscribe");
+	assert_true(subscribed_port(40100));
+	assert_true(subscribed_port(40001));  /* renewed: kept */
+	assert_false(subscribed_port(40002)); /* renewed longest ago: replaced */
+	for (int i = 2; i < CTL_MAX_SUBS; i++)
+		assert_true(subscribed_port(40001 + i));
+}
+
 static void test_subscribe_pushes(void **state)
 {
 	struct reply r = { 0 };
@@ -656,6 +689,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_tcp_framing, teardown),
 		cmocka_unit_test_teardown(test_subscribe_pushes, teardown),
 		cmocka_unit_test(test_watchdog_needs_engine_progress),
+		cmocka_unit_test_teardown(test_subscribers_full_least_recent_makes_room, teardown),
 		cmocka_unit_test_teardown(test_tcp_subscription_ends_with_connection, teardown),
 		cmocka_unit_test_teardown(test_output_settings_roundtrip, teardown),
 	};

@@ -629,9 +629,25 @@ static int ctl_subscribe(struct osc_req *req)
 		if (!c->subs[k].used && free_slot < 0)
 			free_slot = k;
 	}
-	if (free_slot < 0)
-		return osc_reply_error(req, "too many subscribers (at most %d)", CTL_MAX_SUBS);
-	c->subs[free_slot] = (struct ctl_sub){ .used = true, .peer = p, .events = events };
+	if (free_slot < 0) {
+		/* full: a UDP subscriber cannot say it went away (sends to a
+		 * dead port rarely fail), so the one renewed longest ago makes
+		 * room; subscribers that renew (phasorctl watch) stay */
+		for (int k = 0; k < CTL_MAX_SUBS; k++)
+			if (c->subs[k].peer.tcp < 0 &&
+			    (free_slot < 0 || c->subs[k].renewed_ns < c->subs[free_slot].renewed_ns))
+				free_slot = k;
+		if (free_slot < 0)
+			return osc_reply_error(req, "too many subscribers (at most %d)", CTL_MAX_SUBS);
+		{
+			char who[96];
+			osc_peer_str(&c->subs[free_slot].peer, who, sizeof(who));
+			logx(LOG_INFO, "osc: %d subscribers: dropping %s, the least recently renewed",
+			     CTL_MAX_SUBS, who);
+		}
+	}
+	c->subs[free_slot] = (struct ctl_sub){ .used = true, .peer = p, .events = events,
+					       .renewed_ns = timesrc_now_ns(c->ts) };
 	ctl_ok(req);
 	return 0;
 }

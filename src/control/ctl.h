@@ -33,6 +33,7 @@ struct ctl_sub {
 	struct osc_peer peer;  /* where pushes go */
 	int events;            /* enum ctl_sub_events */
 	int failures;          /* consecutive failed sends; dropped after 8 */
+	int64_t renewed_ns;    /* when it was made or last renewed (control time) */
 };
 
 struct ctl {
