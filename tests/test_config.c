@@ -94,7 +94,7 @@ static void test_bad_files_rejected_state_unchanged(void **state)
 		{ "[output.a]\nppqn = 0\n", { "output.a.ppqn = '0'", "from 1 to 960", NULL } },
 		{ "[output.a]\nbogus = 1\n", { "unknown key 'bogus' in [output.a]", "offset_us", NULL } },
 		{ "[output.a b]\nppqn = 2\n", { "[output.a b]: output names", NULL, NULL } },
-		{ "[output.x]\noffset_us = -11000\n", { "output.x.offset_us = -11000", "lookahead", NULL } },
+		{ "[output.x]\noffset_us = -11000\n", { ":2: ", "output.x.offset_us = -11000", "lookahead" } },
 		{ "[output.x]\nport = p\n[output.y]\nport = p\n", { "both use port name 'p'", NULL, NULL } },
 		{ "[midi]\nbackend = rawmidi\n", { "rawmidi_device", NULL, NULL } },
 		{ "[patterns]\nchannel = 17\n", { "patterns.channel = '17'", "from -1 to 16", NULL } },
@@ -110,8 +110,8 @@ static void test_bad_files_rejected_state_unchanged(void **state)
 		{ "[rt\npriority = 1\n", { ":1: ", "not INI syntax", NULL } },
 		{ "[rt]\npriority = 99999999999999999999\n", { "from 0 to 99", NULL, NULL } },
 		{ "[rt]\npriority = 10\npriority = 500\ncpu = 1\n", { ":3: ", "'500'", NULL } },
-		{ "[audio]\nenabled = true\nchannels = 1\n", { "[audio] pulse_channel = 2", "from 0 (off) to 1 (audio.channels)", NULL } },
-		{ "[audio]\nenabled = true\nchannels = 4\npulse2_channel = 2\n", { "pulse_channel and pulse2_channel both use channel 2", NULL, NULL } },
+		{ "[audio]\nenabled = true\nchannels = 1\n", { "audio.pulse_channel = 2", "from 0 (off) to 1 (audio.channels)", NULL } },
+		{ "[audio]\nenabled = true\nchannels = 4\npulse2_channel = 2\n", { ":4: ", "audio.pulse_channel and audio.pulse2_channel both use channel 2", NULL } },
 		{ "[audio]\nenabled = true\npulse3_ppqn = 0\n", { "audio.pulse3_ppqn = '0'", "from 1 to 96", NULL } },
 	};
 

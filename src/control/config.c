@@ -522,13 +522,13 @@ int config_check(const struct config *c, char *err, size_t errlen)
 		/* channels by their 1-based keys, before the renderer's own check */
 		for (int i = 0; i < 5; i++) {
 			if (ch[i] > c->audio.channels) {
-				snprintf(err, errlen, "[audio] %s = %d: must be from 0 (off) to %d "
+				snprintf(err, errlen, "audio.%s = %d: must be from 0 (off) to %d "
 					 "(audio.channels)", key[i], ch[i], c->audio.channels);
 				return -EINVAL;
 			}
 			for (int j = 0; j < i; j++)
 				if (ch[i] > 0 && ch[i] == ch[j]) {
-					snprintf(err, errlen, "[audio] %s and %s both use channel %d: "
+					snprintf(err, errlen, "audio.%s and audio.%s both use channel %d: "
 						 "each signal needs its own channel", key[j], key[i], ch[i]);
 					return -EINVAL;
 				}
@@ -560,6 +560,8 @@ int config_check(const struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
+#define CFG_LINES_MAX 512 /* keys remembered with their line (more: no line in errors) */
+
 struct cfg_load_ctx {
 	struct config *c;          /* being filled */
 	FILE *f;                   /* the file being read */
@@ -568,7 +570,26 @@ struct cfg_load_ctx {
 	char err[CONFIG_ERR_MAX];  /* first error */
 	int err_line;              /* its line */
 	bool failed;               /* an error was recorded */
+	int nkeys;                 /* entries in keys */
+	struct {
+		char dotted[CONFIG_NAME_MAX + 80]; /* "section.key", as errors name it */
+		char bracket[CONFIG_NAME_MAX + 80]; /* "[section] key" */
+		int line;                          /* where the file set it */
+	} keys[CFG_LINES_MAX];     /* the keys the file set, for cross-key errors */
 };
+
+/* A cross-key error (config_check) names keys, not lines: the line of the
+ * last key it names that the file set, or 0. */
+static int cfg_error_line(const struct cfg_load_ctx *ctx, const char *err)
+{
+	int line = 0;
+
+	for (int i = 0; i < ctx->nkeys; i++)
+		if ((strstr(err, ctx->keys[i].dotted) || strstr(err, ctx->keys[i].bracket)) &&
+		    ctx->keys[i].line > line)
+			line = ctx->keys[i].line;
+	return line;
+}
 
 /* inih reader: fgets that counts lines, so handler errors know their line. */
 static char *cfg_reader(char *str, int num, void *stream)
@@ -594,6 +615,13 @@ static int cfg_ini_handler(void *user, const char *section, const char *name, co
 	if (!*section) {
 		snprintf(err, sizeof(err), "key '%.64s' outside any [section]", name);
 	} else if (cfg_set_kv(ctx->c, section, name, value, err, sizeof(err)) == 0) {
+		if (ctx->nkeys < CFG_LINES_MAX) {
+			snprintf(ctx->keys[ctx->nkeys].dotted, sizeof(ctx->keys[0].dotted), "%s.%s",
+				 section, name);
+			snprintf(ctx->keys[ctx->nkeys].bracket, sizeof(ctx->keys[0].bracket), "[%s] %s",
+				 section, name);
+			ctx->keys[ctx->nkeys++].line = ctx->line;
+		}
 		return 1;
 	}
 	if (!ctx->failed) {
@@ -607,11 +635,13 @@ static int cfg_ini_handler(void *user, const char *section, const char *name, co
 int config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
 	static struct config tmp; /* large; config is loaded on one thread only */
-	struct cfg_load_ctx ctx = { .c = &tmp, .failed = false };
+	static struct cfg_load_ctx ctx;
 	char cerr[CONFIG_ERR_MAX];
 	int line;
 
 	rt_assert_not_rt();
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.c = &tmp;
 	config_defaults(&tmp);
 	ctx.f = fopen(path, "r");
 	if (!ctx.f) {
@@ -633,7 +663,11 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 		return -EINVAL;
 	}
 	if (config_check(&tmp, cerr, sizeof(cerr)) < 0) {
-		snprintf(err, errlen, "%s: %s", path, cerr);
+		line = cfg_error_line(&ctx, cerr);
+		if (line > 0)
+			snprintf(err, errlen, "%s:%d: %s", path, line, cerr);
+		else
+			snprintf(err, errlen, "%s: %s", path, cerr);
 		return -EINVAL;
 	}
 	*c = tmp;
