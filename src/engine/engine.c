@@ -1230,13 +1230,14 @@ static int eng_cmd_output_lost(struct engine *e, uint32_t out, int64_t now) RT_S
 {
 	struct notetrack_filter f = { .out = (int)out, .channel = NOTETRACK_ANY, .owner = NOTETRACK_ANY };
 	uint32_t n, total = 0;
-	int64_t due;
+	int64_t due = 0;
 
 	if (out >= (uint32_t)e->nout)
 		return -ENOENT;
-	due = eng_out_free_due(e, (int)out, now);
 	do {
 		n = notetrack_take(&e->nt, &f, e->rel_buf, ENGINE_RELEASE_BATCH);
+		if (n && !total)
+			due = eng_out_free_due(e, (int)out, now); /* only when there are notes */
 		for (uint32_t k = 0; k < n; k++) {
 			const struct notetrack_note *nn = &e->rel_buf[k];
 			struct midi_msg m = { .type = MIDI_NOTE_OFF, .channel = nn->channel,

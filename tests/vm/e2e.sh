@@ -65,6 +65,10 @@ wait_for() { # wait_for SECONDS COMMAND...
 stop() { kill "$@" 2>/dev/null; wait "$@" 2>/dev/null; true; }
 now_ns() { local t=$EPOCHREALTIME; echo "${t/./}000"; }
 count() { awk -v e="$2" '$NF == e { n++ } END { print n + 0 }' "$1"; }
+# at_least FILE EVENT N: true once FILE holds N EVENT lines (re-counted on
+# every call, so that wait_for polls it; `wait_for ... test "$(count ...)"`
+# would count once, when called)
+at_least() { [ "$(count "$1" "$2")" -ge "$3" ]; }
 rate() { # rate FILE EVENT T0 T1 -> "HZ N": EVENT lines stamped in [T0, T1]
     awk -v e="$2" -v a="$3" -v b="$4" '$NF == e && $1 >= a && $1 <= b { if (!n++) f = $1; l = $1 }
         END { if (n < 2) print "0 " n + 0; else printf "%.3f %d\n", (n - 1) * 1e9 / (l - f), n }' "$1"
@@ -130,7 +134,7 @@ start_dump "$W/thru" 14:0
 start_raw "$W/vm" "/dev/snd/midiC${VC}D0"
 start_daemon "$W/dA" --tempo 120 --start --set "output.clock.connect=Midi Through" \
     --set "output.vm.connect=Virtual Raw MIDI $VC-0"
-wait_for 30 test "$(count "$W/thru" Clock)" -ge 24
+wait_for 30 at_least "$W/thru" Clock 24
 sleep 1
 T0=$(now_ns); sleep 3.5; T1=$(now_ns)
 oscsend localhost 9000 /phasorsync/tempo f 150 >>"$LOG" 2>&1 || note "oscsend failed"
@@ -219,7 +223,7 @@ fi
 # again (a new client, same name): the daemon reconnects on its own.
 start_dump "$W/r1"
 start_daemon "$W/dC" --tempo 120 --start --set output.clock.connect=aseqdump
-wait_for 30 test "$(count "$W/r1" Clock)" -ge 24
+wait_for 30 at_least "$W/r1" Clock 24
 PDC=$PD
 stop $DUMP
 t_kill=$(now_ns)
@@ -227,7 +231,7 @@ sleep 0.5
 start_dump "$W/r2"
 t_up=$(awk '/Waiting for data/ { print $1; exit }' "$W/r2")
 reconnect_ok() {
-    wait_for 20 test "$(count "$W/r2" Clock)" -ge 24 || return 1
+    wait_for 20 at_least "$W/r2" Clock 24 || return 1
     local first
     first=$(awk '$NF == "Clock" { print $1; exit }' "$W/r2")
     meas "first clock at the new aseqdump $(((first - t_up) / 1000000)) ms after it listened" \
@@ -299,7 +303,7 @@ check "SIGTERM mid-note: aseqdump sees a note-off for every note-on of the patte
 start_dump "$W/raw" "Virtual Raw MIDI $VC-0:0"
 start_daemon "$W/dD" --midi-backend rawmidi --set "midi.rawmidi_device=hw:$VC,0,0" \
     --lookahead-ms 0 --tempo 120 --start
-wait_for 30 test "$(count "$W/raw" Clock)" -ge 24
+wait_for 30 at_least "$W/raw" Clock 24
 sleep 0.5
 T0=$(now_ns); sleep 3.5; T1=$(now_ns)
 stop_daemon
