@@ -257,6 +257,13 @@ got = [(x["due_ns"], x["type"], x.get("channel"), x.get("note")) for x in notes]
 check("--render with patterns.dir and patterns.autostart plays the pattern's notes exactly",
       r.returncode == 0 and got == want and "broken.mid skipped" in r.stderr,
       f"{r.stderr}\ngot={got}\nwant={want}\n{r.stdout[:600]}")
+# patterns.length_bars = 2: the 1-bar file loops every 2 bars (4 s at 120 BPM)
+r = run(["--config", CONF, "--render", "9", "--start", "--set", f"patterns.dir={pdir}",
+         "--set", "patterns.autostart=beat", "--set", "patterns.length_bars=2"])
+ons = [x["due_ns"] for x in (json.loads(l) for l in r.stdout.splitlines() if l.strip())
+       if x["type"] == "note-on" and x.get("note") == 60]
+check("patterns.length_bars = 2: a 1-bar pattern loops every 2 bars",
+      r.returncode == 0 and ons == [t0 + k * 4000000000 for k in range(3)], f"{r.stderr} {ons}")
 r = run(["--config", CONF, "--render", "1", "--set", f"patterns.dir={pdir}",
          "--set", "patterns.autostart=nosuch"])
 check("patterns.autostart naming a missing pattern warns and runs",

@@ -11,6 +11,7 @@
  * built-in output "clock" exists until the first [output.NAME] appears.
  */
 #include "control/config.h"
+#include "engine/pattern.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -174,6 +175,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "patterns", "output", CFG_STR, CFG_OFF(patterns.output), 0, CONFIG_NAME_MAX - 1, NULL, "", NULL },
 	{ "patterns", "channel", CFG_INT, CFG_OFF(patterns.channel), -1, 16, NULL, "-1", NULL },
 	{ "patterns", "quantize", CFG_ENUM, CFG_OFF(patterns.quantize), 0, 0, cfg_quantize, "bar", NULL },
+	{ "patterns", "length_bars", CFG_INT, CFG_OFF(patterns.length_bars), 0, PATTERN_BARS_MAX, NULL, "0", NULL },
 	{ "osc", "port", CFG_INT, CFG_OFF(osc.port), 1, 65535, NULL, "9000", NULL },
 	{ "osc", "bind", CFG_STR, CFG_OFF(osc.bind), 1, 63, NULL, "0.0.0.0", cfg_check_bind },
 	{ "osc", "allow", CFG_STR, CFG_OFF(osc.allow), 1, 511, NULL,

@@ -112,6 +112,7 @@ struct config {
 		char output[CONFIG_NAME_MAX];     /* output they play to, "" = the first */
 		int channel;                      /* -1 = the file's channels, else 1..16 */
 		int quantize;                     /* default launch/stop point: enum engine_when */
+		int length_bars;                  /* 0: each file's own length; else this many bars */
 	} patterns;
 	int nout;                                       /* outputs defined */
 	int nout_explicit;                              /* 1 once a file or --set named an output */

@@ -475,6 +475,7 @@ static void daemon_load_patterns(const struct config *c, struct pattern_set *set
 			out = i;
 	pattern_opts_defaults(&po);
 	po.channel = c->patterns.channel > 0 ? c->patterns.channel - 1 : -1;
+	po.length_bars = c->patterns.length_bars;
 	r = pattern_dir_load(c->patterns.dir, &po, NULL, set, daemon_pattern_err_cb, NULL);
 	if (r < 0) {
 		/* the default directory may simply not exist yet: not worth a warning */
