@@ -212,17 +212,17 @@ static void test_transport_and_status(void **state)
 			saw_rt = true;
 		/* 1 beat into bar 1 of 4 beats: bar 1, its beat 2, phase 0.25 */
 		if (!strcmp(osc_str(r.argv[i]), "bar"))
-			assert_int_equal(r.argv[i + 1]->i, 1), keys++;
+			assert_int_equal(osc_i32(r.argv[i + 1]), 1), keys++;
 		if (!strcmp(osc_str(r.argv[i]), "beat_in_bar"))
-			assert_int_equal(r.argv[i + 1]->i, 2), keys++;
+			assert_int_equal(osc_i32(r.argv[i + 1]), 2), keys++;
 		if (!strcmp(osc_str(r.argv[i]), "phase"))
 			assert_true(fabsf(osc_f32(r.argv[i + 1]) - 0.25f) < 1e-3f), keys++;
 		/* the Start messages were queued: the pool's high-water mark shows it */
 		if (!strcmp(osc_str(r.argv[i]), "pool_high_water"))
-			assert_true(r.argv[i + 1]->i >= 1), keys++;
+			assert_true(osc_i32(r.argv[i + 1]) >= 1), keys++;
 		if (!strcmp(osc_str(r.argv[i]), "notify_drops") ||
 		    !strcmp(osc_str(r.argv[i]), "log_drops"))
-			assert_int_equal(r.argv[i + 1]->i, 0), keys++;
+			assert_int_equal(osc_i32(r.argv[i + 1]), 0), keys++;
 	}
 	assert_true(saw_transport && saw_rt);
 	assert_int_equal(keys, 6);
