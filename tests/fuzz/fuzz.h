@@ -14,6 +14,19 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* An invariant of target `tag`: on failure, say which and abort() (what
+ * libFuzzer and the replay test catch). */
+#define FUZZ_CHECK(tag, cond)                                                       \
+	do {                                                                        \
+		if (!(cond)) {                                                      \
+			fprintf(stderr, "%s: check failed: %s (line %d)\n", tag, #cond, \
+				__LINE__);                                          \
+			abort();                                                    \
+		}                                                                   \
+	} while (0)
 
 /* libFuzzer's entry point: always returns 0. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

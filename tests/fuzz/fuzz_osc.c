@@ -28,14 +28,7 @@
 #include "engine/engine.h"
 #include "fuzz.h"
 
-#define FZ_CHECK(cond)                                                               \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "fuzz_osc: check failed: %s (line %d)\n", #cond, \
-				__LINE__);                                           \
-			abort();                                                     \
-		}                                                                    \
-	} while (0)
+#define FZ_CHECK(cond) FUZZ_CHECK("fuzz_osc", cond)
 
 static struct engine fz_eng;
 static struct capture_midi fz_cap;

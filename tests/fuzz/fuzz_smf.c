@@ -26,14 +26,7 @@
 #include "midi/smf.h"
 #include "smf_gen.h"
 
-#define FZ_CHECK(cond)                                                              \
-	do {                                                                        \
-		if (!(cond)) {                                                      \
-			fprintf(stderr, "fuzz_smf: check failed: %s (line %d)\n", #cond, \
-				__LINE__);                                          \
-			abort();                                                    \
-		}                                                                   \
-	} while (0)
+#define FZ_CHECK(cond) FUZZ_CHECK("fuzz_smf", cond)
 
 struct fz_alloc {
 	int calls;      /* alloc() calls */
