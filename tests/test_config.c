@@ -105,6 +105,7 @@ static void test_bad_files_rejected_state_unchanged(void **state)
 		{ "[osc]\nbind = localhost\n", { "osc.bind = 'localhost'", "numeric", NULL } },
 		{ "[osc]\nallow = 10.0.0.0/40\n", { "osc.allow", "'10.0.0.0/40' is not a network", NULL } },
 		{ "[midi]\nclient_name = \n", { "midi.client_name = ''", "printable", NULL } },
+		{ "[output.x]\nport =; a\n", { ":2: ", "output.x.port = '; a'", "must not contain ';' or '#'" } },
 		{ "priority = 1\n", { ":1: ", "outside any [section]", NULL } },
 		{ "[rt]\nthis line has no equals sign\n", { ":2: ", "not INI syntax", NULL } },
 		{ "[rt\npriority = 1\n", { ":1: ", "not INI syntax", NULL } },

@@ -390,6 +390,13 @@ static int cfg_parse_value(const struct cfg_key *k, const char *section, const c
 				 section, k->name, 64, value, k->min, k->max);
 			return -EINVAL;
 		}
+		/* what the file cannot say back: ';' and '#' start comments, and
+		 * the reader strips spaces at either end */
+		if (strpbrk(value, ";#") || (n && (value[0] == ' ' || value[n - 1] == ' '))) {
+			snprintf(err, errlen, "%s.%s = '%.*s': must not contain ';' or '#' (they start "
+				 "comments) nor begin or end with a space", section, k->name, 64, value);
+			return -EINVAL;
+		}
 		if (k->check) {
 			char why[CONFIG_ERR_MAX / 2];
 			if (k->check(value, why, sizeof(why)) < 0) {
