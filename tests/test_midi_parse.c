@@ -516,6 +516,14 @@ static const struct row rows[] = {
 	  "90 3c f9 64 fd 3e 64", "903c64 903e64", { .undef = 2 }, NULL, NULL },
 	{ "undefined real-time inside SysEx", "f0 01 f9 02 fd f7", "x{0102}",
 	  { .undef = 2 }, NULL, NULL },
+	/* the same two rules in rows of 9 bytes and more, which the parser's
+	 * fast path (whole messages while 9 bytes remain) takes */
+	{ "fast path: system common cancels running status",
+	  "90 3c 64 f1 25 3e 64 90 3c 64 3e 64 90 3c 64", "903c64 f125 903c64 903e64 903c64",
+	  { .stray = 2 }, NULL, NULL },
+	{ "fast path: F9 FD inside a message are nothing, running status kept",
+	  "90 3c f9 64 fd 3e 64 90 3c 64 90 3c 64 90 3c 64", "903c64 903e64 903c64 903c64 903c64",
+	  { .undef = 2 }, NULL, NULL },
 	{ "stray data bytes are dropped and counted", "3c 64 90 3c 64",
 	  "903c64", { .stray = 2 }, NULL, NULL },
 	{ "stray F7 is dropped, counted, cancels running status", "f7 90 3c 64 f7 3e 64",
