@@ -923,14 +923,14 @@ static void eng_follow_anchor(struct engine *e, int64_t n, int64_t now, int mode
 		return;
 	first = tl_pos_at(&e->tl, limit) + 1; /* the first position neither sent nor past */
 	t_first = tl_time_at(&e->tl, first);
-	for (int i = 0; mode != ENG_FOL_REBASE && i < ENG_SLEW_MAX_TICKS; i++, k++) {
-		t = clk_follow_predict_ns(&e->fol, n + k);
-		p = e->fol_pos0 + (n + k) * TL_UNITS_PER_TICK;
-		if (p <= first || t <= t_first)
+	for (int j = k; mode != ENG_FOL_REBASE && j < k + ENG_SLEW_MAX_TICKS; j++) {
+		int64_t tj = clk_follow_predict_ns(&e->fol, n + j);
+		int64_t pj = e->fol_pos0 + (n + j) * TL_UNITS_PER_TICK;
+		if (pj <= first || tj <= t_first)
 			continue; /* ahead of the master: aim further out, so that we wait */
-		slew = tl_bpm_for(p - first, t - t_first);
+		slew = tl_bpm_for(pj - first, tj - t_first);
 		if (tl_bpm_valid(slew) && eng_abs64(slew - bpm) * 1000 <= bpm * ENG_SLEW_MAX_PERMILLE &&
-		    tl_init(&cand, t_first, first, slew) == 0 && tl_set_tempo_at(&cand, p, bpm) == 0) {
+		    tl_init(&cand, t_first, first, slew) == 0 && tl_set_tempo_at(&cand, pj, bpm) == 0) {
 			e->tl = cand;
 			e->tl_dirty = true;
 			return;
@@ -938,8 +938,9 @@ static void eng_follow_anchor(struct engine *e, int64_t n, int64_t now, int mode
 	}
 	if (mode == ENG_FOL_TRACK)
 		return;
-	/* re-base: P becomes our next unsent tick */
-	t = clk_follow_predict_ns(&e->fol, n + k);
+	/* re-base: P, the first clock beyond the horizon (at time t), becomes
+	 * our next unsent tick - not one of the clocks the slew search tried
+	 * further out, which would leave a gap in the clock */
 	p = e->fol_pos0 + (n + k) * TL_UNITS_PER_TICK;
 	first = tl_grid_ceil(first, e->song_origin, TL_UNITS_PER_TICK);
 	e->fol_pos0 += first - p;
