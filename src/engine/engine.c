@@ -499,21 +499,36 @@ static bool eng_pat_peek(const struct engine *e, int i, int64_t *pos,
 	return marker != INT64_MAX;
 }
 
+/* Take every note matching f (f->out is one output) from the tracker and
+ * send `count` note-offs for each, due at `due`; with `remember`, set each
+ * note's bit there (channel x note bits).  Returns the note-offs sent. */
+static uint32_t eng_end_notes(struct engine *e, const struct notetrack_filter *f, int64_t due,
+			      int64_t now, uint8_t (*remember)[16]) RT_SAFE
+{
+	uint32_t n, total = 0;
+
+	do {
+		n = notetrack_take(&e->nt, f, e->rel_buf, ENGINE_RELEASE_BATCH);
+		for (uint32_t k = 0; k < n; k++) {
+			const struct notetrack_note *nn = &e->rel_buf[k];
+			struct midi_msg m = { .type = MIDI_NOTE_OFF, .channel = nn->channel,
+					      .data = { nn->note, PATTERN_OFF_VELOCITY } };
+			if (remember)
+				remember[nn->channel][nn->note >> 3] |= (uint8_t)(1u << (nn->note & 7));
+			for (uint16_t c = 0; c < nn->count; c++)
+				eng_send(e, f->out, &m, due, now);
+			total += nn->count;
+		}
+	} while (n == ENGINE_RELEASE_BATCH);
+	return total;
+}
+
 /* Send `count` note-offs for every note of slot i the tracker holds. */
 static void eng_pat_release(struct engine *e, int i, int64_t due, int64_t now) RT_SAFE
 {
 	struct notetrack_filter f = { .out = e->pat[i].out, .channel = NOTETRACK_ANY, .owner = i };
-	uint32_t n;
 
-	do {
-		n = notetrack_take(&e->nt, &f, e->rel_buf, ENGINE_RELEASE_BATCH);
-		for (uint32_t k = 0; k < n; k++) {
-			struct midi_msg m = { .type = MIDI_NOTE_OFF, .channel = e->rel_buf[k].channel,
-					      .data = { e->rel_buf[k].note, PATTERN_OFF_VELOCITY } };
-			for (uint16_t c = 0; c < e->rel_buf[k].count; c++)
-				eng_send(e, e->pat[i].out, &m, due, now);
-		}
-	} while (n == ENGINE_RELEASE_BATCH);
+	eng_end_notes(e, &f, due, now, NULL);
 }
 
 /* Hand out slot i's next item (the one eng_next_event() found due). */
@@ -1230,26 +1245,14 @@ static int64_t eng_out_free_due(struct engine *e, int out, int64_t now) RT_SAFE
 static int eng_cmd_output_lost(struct engine *e, uint32_t out, int64_t now) RT_SAFE
 {
 	struct notetrack_filter f = { .out = (int)out, .channel = NOTETRACK_ANY, .owner = NOTETRACK_ANY };
-	uint32_t n, total = 0;
-	int64_t due = 0;
+	uint32_t total;
 
 	if (out >= (uint32_t)e->nout)
 		return -ENOENT;
-	do {
-		n = notetrack_take(&e->nt, &f, e->rel_buf, ENGINE_RELEASE_BATCH);
-		if (n && !total)
-			due = eng_out_free_due(e, (int)out, now); /* only when there are notes */
-		for (uint32_t k = 0; k < n; k++) {
-			const struct notetrack_note *nn = &e->rel_buf[k];
-			struct midi_msg m = { .type = MIDI_NOTE_OFF, .channel = nn->channel,
-					      .data = { nn->note, PATTERN_OFF_VELOCITY } };
-			e->lost_notes[out][nn->channel][nn->note >> 3] |= (uint8_t)(1u << (nn->note & 7));
-			for (uint16_t c = 0; c < nn->count; c++)
-				eng_send(e, (int)out, &m, due, now);
-			total += nn->count;
-		}
-	} while (n == ENGINE_RELEASE_BATCH);
-	if (total && e->midi)
+	if (notetrack_count(&e->nt, &f) == 0)
+		return 0; /* nothing sounds: nothing to send, nothing committed */
+	total = eng_end_notes(e, &f, eng_out_free_due(e, (int)out, now), now, e->lost_notes[out]);
+	if (e->midi)
 		e->midi->ops->flush(e->midi);
 	atomic_fetch_add_explicit(&e->stats.notes_at_loss, total, memory_order_relaxed);
 	atomic_store_explicit(&e->stats.sounding, e->nt.sounding, memory_order_relaxed);
