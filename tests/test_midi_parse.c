@@ -540,15 +540,23 @@ static const struct row rows[] = {
 	  "x{}", { .incomplete = 2, .eox = 1 }, NULL, NULL },
 	{ "incomplete message dropped at end of stream", "90 3c 64 3e",
 	  "903c64", { .incomplete = 1 }, NULL, NULL },
-	{ "SysEx of exactly one chunk: a full chunk leaves at once, an empty one ends it",
-	  "f0 55*256 f7", "x{55*256+ +}", { 0 }, NULL, NULL },
+	{ "SysEx of exactly one chunk: one record, no empty chunk after it",
+	  "f0 55*256 f7", "x{55*256}", { 0 }, NULL, NULL },
+	{ "SysEx of exactly two chunks", "f0 55*256 66*256 f7", "x{55*256+ +66*256}", { 0 },
+	  NULL, NULL },
 	{ "SysEx one byte over a chunk", "f0 55*256 01 f7", "x{55*256+ +01}", { 0 }, NULL, NULL },
 	{ "SysEx of three chunks", "f0 11*256 22*256 33*3 f7",
 	  "x{11*256+ +22*256+ +333333}", { 0 }, NULL, NULL },
-	{ "real-time at a SysEx chunk boundary", "f0 55*256 f8 01 f7",
-	  "x{55*256+ f8 +01}", { 0 }, NULL, NULL },
+	{ "real-time at a SysEx chunk boundary: the full chunk leaves before it",
+	  "f0 55*256 f8 01 f7", "x{55*256+ f8 +01}", { 0 }, NULL, NULL },
+	{ "real-time between a full chunk and F7: the only empty chunk, it ends the message",
+	  "f0 55*256 f8 f7", "x{55*256+ f8 +}", { 0 }, NULL, NULL },
+	{ "undefined real-time at a chunk boundary changes nothing", "f0 55*256 f9 f7",
+	  "x{55*256}", { .undef = 1 }, NULL, NULL },
 	{ "status byte at a SysEx chunk boundary", "f0 55*256 f6",
-	  "x{55*256+ +} f6", { .unterminated = 1 }, NULL, NULL },
+	  "x{55*256} f6", { .unterminated = 1 }, NULL, NULL },
+	{ "end of stream at a SysEx chunk boundary", "f0 55*256",
+	  "x{55*256}", { .unterminated = 1 }, NULL, NULL },
 	{ "SysEx of 100 kB with clocks inside, in order, in chunks", NULL, NULL, { 0 },
 	  gen_big_sysex, check_big_sysex },
 	{ "every status byte, running status, real-time between and inside messages", NULL, NULL,
@@ -679,8 +687,8 @@ static void test_pool_exhausted_mid_sysex(void **state)
 	assert_int_equal(midi_parse_init(&p, &tp_pool), 0);
 	/* 600 bytes: two chunks fit, the rest is dropped; the sequence ends
 	 * with a TRUNC chunk; clocks and what follows F7 are unaffected.  The
-	 * full second chunk waits for a chunk to follow it, so the clock
-	 * overtakes it */
+	 * full second chunk has no successor when the clock arrives, so it
+	 * waits and the clock overtakes it */
 	s = feed_keep(&p, "f0 11*256 22*256 f8 33*88 f7 90 3c 64", keep, &nk);
 	want = expand("x{11*256+ f8 +22*256! 903c64");
 	assert_string_equal(s, want);
@@ -688,7 +696,7 @@ static void test_pool_exhausted_mid_sysex(void **state)
 	free(want);
 	assert_int_equal(p.stats.sysex_dropped, 1);
 	assert_int_equal(p.stats.sysex_dropped_bytes, 88);
-	assert_int_equal(tp_pool.failures, 2); /* when B filled up, and at the next byte */
+	assert_int_equal(tp_pool.failures, 2); /* at the clock after B filled up, and at 33 */
 	/* pool empty at F0: the whole message is dropped */
 	s = feed_keep(&p, "f0 01 02 03 f7 f6", keep, &nk);
 	assert_string_equal(s, "f6");
@@ -707,9 +715,10 @@ static void test_pool_exhausted_mid_sysex(void **state)
 	assert_int_equal(p.stats.stray_data + p.stats.stray_eox + p.stats.incomplete, 0);
 }
 
-/* The pool is empty at the moment a chunk fills up: the full chunk waits.
- * If the message ends there it is complete, nothing was lost; if chunks
- * come back before the next payload byte, the SysEx goes on. */
+/* A full chunk waits for the next payload byte; the pool is asked for its
+ * successor only then.  If the message ends there it is complete and the
+ * pool is not asked at all; if chunks come back before the next payload
+ * byte, the SysEx goes on. */
 static void test_pool_empty_at_chunk_boundary(void **state)
 {
 	struct midi_msg keep[8];
@@ -728,6 +737,7 @@ static void test_pool_empty_at_chunk_boundary(void **state)
 	free(s);
 	free(want);
 	assert_int_equal(p.stats.sysex_dropped, 0);
+	assert_int_equal(tp_pool.failures, 0);
 	pool_put(&tp_pool, keep[--nk].sysex);
 
 	s = feed_keep(&p, "f0 11*256", keep, &nk);

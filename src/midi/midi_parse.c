@@ -8,8 +8,8 @@
  * System Common it is cleared once the message is complete, because the
  * specification gives System Common no running status.  A SysEx is a
  * separate mode (`sysex`): data bytes go into the current chunk, which is
- * handed out the moment it is full (with CONT: the next chunk may turn out
- * empty) or the message ends.  Both moments are fixed by the byte sequence
+ * handed out when it is full and the message goes on (with CONT) or when
+ * the message ends.  Both moments are fixed by the byte sequence
  * alone, so the output never depends on where the input was split, and a
  * re-encoded stream parses back into the same order of chunks and
  * real-time messages.
@@ -118,15 +118,20 @@ static void midi_parse_sysex_begin(struct midi_parse *p) RT_SAFE
 	}
 }
 
-/* The current chunk is full.  `retry` 0: it just filled up; 1: a payload
- * byte arrived and it is still here because the pool was empty when it
- * filled.  With a fresh chunk from the pool the full one goes out with CONT
- * (a full chunk always has a successor, possibly empty, so it can leave at
- * once and keeps its place among real-time messages).  Without one it stays
- * until the end of the message (then it is the complete last chunk) or the
- * retry (then it ends the sequence as TRUNC and the rest is dropped).
+/* The current chunk is full and the message goes on: a payload byte or a
+ * real-time byte arrived.  A chunk that fills up waits for this moment
+ * rather than leaving at once, so a payload of exactly k *
+ * MIDI_SYSEX_CHUNK_MAX bytes is k chunks with no empty one after them; it
+ * leaves before a real-time byte so that real-time messages keep their
+ * place between chunks (re-encoding puts them on the chunk boundary, where
+ * they must parse back into the same order).  So the one empty chunk left is
+ * a message ending right after a real-time byte on a chunk boundary.
+ * With a fresh chunk from the pool the full one leaves with CONT.  Without
+ * one, `payload` 0 (real-time byte): it stays (the real-time message goes
+ * first) until the end of the message or the next payload byte; `payload`
+ * 1: it ends the sequence as TRUNC and the rest is dropped.
  * Returns the number of messages written (0 or 1). */
-static int midi_parse_sysex_full(struct midi_parse *p, struct midi_msg *o, int retry) RT_SAFE
+static int midi_parse_sysex_full(struct midi_parse *p, struct midi_msg *o, int payload) RT_SAFE
 {
 	struct midi_sysex_chunk *next = p->pool ? pool_get(p->pool) : NULL;
 	uint8_t first = p->sysex_first ? MIDI_F_SYSEX_START : 0;
@@ -138,7 +143,7 @@ static int midi_parse_sysex_full(struct midi_parse *p, struct midi_msg *o, int r
 		p->sysex_first = 0;
 		return 1;
 	}
-	if (!retry)
+	if (!payload)
 		return 0;
 	midi_parse_put(o, MIDI_SYSEX, 0, 0, 0, first | MIDI_F_SYSEX_TRUNC, p->chunk);
 	p->chunk = NULL;
@@ -233,7 +238,7 @@ static size_t midi_parse_sysex_data(struct midi_parse *p, const uint8_t *s, size
 		p->stats.sysex_dropped_bytes += k;
 		return k;
 	}
-	if (c->len == MIDI_SYSEX_CHUNK_MAX) { /* full, and the pool was empty then */
+	if (c->len == MIDI_SYSEX_CHUNK_MAX) { /* more payload: the full chunk leaves */
 		*emitted = (size_t)midi_parse_sysex_full(p, o, 1);
 		return 0; /* p->sysex may now be SX_DROP */
 	}
@@ -242,8 +247,6 @@ static size_t midi_parse_sysex_data(struct midi_parse *p, const uint8_t *s, size
 	k = midi_parse_data_run(s, n);
 	memcpy(c->data + c->len, s, k);
 	c->len = (uint16_t)(c->len + k);
-	if (c->len == MIDI_SYSEX_CHUNK_MAX)
-		*emitted = (size_t)midi_parse_sysex_full(p, o, 0);
 	return k;
 }
 
@@ -475,6 +478,8 @@ int midi_parse_feed(struct midi_parse *p, const uint8_t *buf, size_t len, size_t
 				p->stats.undefined++;
 				continue;
 			}
+			if (sx == MIDI_PARSE_SX_FILL && p->chunk->len == MIDI_SYSEX_CHUNK_MAX)
+				o += midi_parse_sysex_full(p, o, 0);
 			*o++ = (struct midi_msg){ .type = b };
 		} else if (b < 0xF0 && sx == MIDI_PARSE_SX_NONE) {
 			s++;

@@ -26,11 +26,13 @@
  * - A message still missing data bytes when a non-real-time status byte
  *   arrives is dropped and counted.
  * - SysEx of any length is delivered in order, as pool-backed chunks of up
- *   to MIDI_SYSEX_CHUNK_MAX bytes (flags as in midi_msg.h).  A chunk is
- *   delivered as soon as it is full, with CONT, or when its message ends:
- *   a payload of exactly k * MIDI_SYSEX_CHUNK_MAX bytes ends with an empty
- *   chunk, and a real-time byte inside a SysEx is delivered before the
- *   (partial) chunk holding the payload bytes that preceded it.
+ *   to MIDI_SYSEX_CHUNK_MAX bytes (flags as in midi_msg.h).  A full chunk
+ *   is delivered, with CONT, when the next payload or real-time byte
+ *   arrives, otherwise when its message ends: a payload of exactly k *
+ *   MIDI_SYSEX_CHUNK_MAX bytes is k chunks (an empty last chunk only when a
+ *   real-time byte sits on the last boundary).  A real-time byte inside a
+ *   SysEx is delivered before the partial chunk holding the payload bytes
+ *   that preceded it, after the full ones.
  * - Note-on with velocity 0 stays a note-on (lossless).
  *
  * Chunk ownership: each delivered SysEx message owns its chunk; the caller
