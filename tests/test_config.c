@@ -101,6 +101,12 @@ static void test_bad_files_rejected_state_unchanged(void **state)
 		{ "[patterns]\nchannel = 0\n", { "patterns.channel = 0", "1..16", NULL } },
 		{ "[patterns]\nquantize = 2bars\n", { "patterns.quantize = '2bars'", "now, beat, bar", NULL } },
 		{ "[patterns]\noutput = nope\n", { "patterns.output = nope", "no [output.nope]", NULL } },
+		{ "[pattern.x]\nchannel = 0\n", { ":2: ", "pattern.x.channel = 0", "1..16" } },
+		{ "[output.a]\n[pattern.my beat]\noutput = b\n", { ":3: ", "pattern.my beat.output = b", "no [output.b]" } },
+		{ "[pattern.x]\ntempo = maybe\n", { "pattern.x.tempo = 'maybe'", "ignore, file", NULL } },
+		{ "[patterns]\ngroup = a b\n", { "patterns.group = 'a b'", "group names are letters", NULL } },
+		{ "[pattern.x]\nquantize = bar\n", { "unknown key 'quantize' in [pattern.x]", "output, channel, length_bars, tempo, group", NULL } },
+		{ "[pattern. x]\nchannel = 2\n", { "[pattern. x]: pattern names are", NULL, NULL } },
 		{ "[osc]\nport = 0\n", { "osc.port = '0'", "from 1 to 65535", NULL } },
 		{ "[osc]\nbind = localhost\n", { "osc.bind = 'localhost'", "numeric", NULL } },
 		{ "[osc]\nallow = 10.0.0.0/40\n", { "osc.allow", "'10.0.0.0/40' is not a network", NULL } },
@@ -232,6 +238,68 @@ static void test_audio_pulse_channels(void **state)
 	assert_int_equal(a.out.pulse[1].ppqn, 4);
 }
 
+/* [pattern.NAME] sets a pattern's own output, channel, length, tempo and
+ * group; whatever it does not set is [patterns]'s.  It prints back only
+ * what it sets, and --set reaches it. */
+static void test_pattern_sections(void **state)
+{
+	static struct config c, back;
+	struct config_pattern_opts o;
+	char err[CONFIG_ERR_MAX] = "", *text1, *text2;
+	size_t len1, len2;
+	FILE *f;
+
+	(void)state;
+	config_defaults(&c);
+	config_pattern_opts(&c, "any", &o);
+	assert_int_equal(o.channel, -1);
+	assert_int_equal(o.tempo, 0);
+	assert_string_equal(o.group, "");
+	write_conf("[pattern.drums]\nchannel = 10\noutput = b\ntempo = file\n"
+		   "[output.a]\n[output.b]\nppqn = 48\n"
+		   "[patterns]\nchannel = 2\ngroup = main\nlength_bars = 2\n"
+		   "[pattern.bass line]\ngroup =\nlength_bars = 0\n");
+	assert_int_equal(config_load_file(&c, path, err, sizeof(err)), 0);
+	assert_int_equal(c.npat, 2);
+	config_pattern_opts(&c, "drums", &o);
+	assert_int_equal(o.channel, 10);
+	assert_string_equal(o.output, "b");
+	assert_int_equal(o.tempo, 1);
+	assert_string_equal(o.group, "main"); /* not set: [patterns]'s */
+	assert_int_equal(o.length_bars, 2);
+	config_pattern_opts(&c, "bass line", &o);
+	assert_int_equal(o.channel, 2);
+	assert_string_equal(o.output, "");
+	assert_string_equal(o.group, ""); /* set to none */
+	assert_int_equal(o.length_bars, 0);
+	config_pattern_opts(&c, "other", &o);
+	assert_int_equal(o.channel, 2);
+	assert_string_equal(o.group, "main");
+	/* prints back what it sets, and reads back the same */
+	f = open_memstream(&text1, &len1);
+	config_print(&c, f);
+	fclose(f);
+	assert_non_null(strstr(text1, "\n[pattern.drums]\noutput = b\nchannel = 10\ntempo = file\n\n"));
+	assert_non_null(strstr(text1, "\n[pattern.bass line]\nlength_bars = 0\ngroup = \n"));
+	write_conf(text1);
+	assert_int_equal(config_load_file(&back, path, err, sizeof(err)), 0);
+	f = open_memstream(&text2, &len2);
+	config_print(&back, f);
+	fclose(f);
+	assert_string_equal(text1, text2);
+	free(text1);
+	free(text2);
+	/* --set, also a new one, and a refused one that leaves none behind */
+	assert_int_equal(config_set(&c, "pattern.bass line.channel=3", err, sizeof(err)), 0);
+	config_pattern_opts(&c, "bass line", &o);
+	assert_int_equal(o.channel, 3);
+	assert_int_equal(config_set(&c, "pattern.hats.tempo=file", err, sizeof(err)), 0);
+	assert_int_equal(c.npat, 3);
+	assert_int_equal(config_set(&c, "pattern.new.channel=17", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "pattern.new.channel = '17'"));
+	assert_int_equal(c.npat, 3);
+}
+
 static void test_outputs_and_clock(void **state)
 {
 	static struct config c;
@@ -281,6 +349,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_print_round_trips, teardown),
 		cmocka_unit_test_teardown(test_outputs_and_clock, teardown),
 		cmocka_unit_test_teardown(test_audio_pulse_channels, teardown),
+		cmocka_unit_test_teardown(test_pattern_sections, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

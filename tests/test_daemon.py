@@ -204,12 +204,17 @@ recs = [json.loads(l) for l in r1.stdout.splitlines() if l.strip()]
 clocks = [x for x in recs if x["type"] == "clock"]
 starts = [x for x in recs if x["type"] == "start"]
 # the start command runs at the first 10 ms heartbeat; with 10 ms lookahead the
-# downbeat is the next 24 PPQN tick after 20 ms: tick 1 = 20.833333 ms
+# downbeat is the next 24 PPQN tick after 20 ms: tick 1 = 20.833333 ms.  The
+# render ends as SIGTERM at its end would: the transport stops on the first
+# tick after 10 s (tick 481), so the clock of tick 480 (10 s) still goes out
+# and the Stop comes 1 ms before tick 481.
 exact = all(c["due_ns"] == (2 * (k + 1) * 62500000 + 3) // 6 for k, c in enumerate(clocks))
-check("--render 10 --start: deterministic output, Start then clocks exactly on the 120 BPM grid",
+check("--render 10 --start: deterministic output, Start then clocks exactly on the 120 BPM grid, "
+      "then a Stop",
       r1.returncode == 0 and r1.stdout == r2.stdout and len(starts) == 1 and
-      starts[0]["due_ns"] == clocks[0]["due_ns"] - 1000000 and exact and len(clocks) == 479 and
-      all(x["due_ns"] - x["t_ns"] == 10000000 for x in recs), r1.stderr + r1.stdout[:400])
+      starts[0]["due_ns"] == clocks[0]["due_ns"] - 1000000 and exact and len(clocks) == 480 and
+      recs[-1]["type"] == "stop" and recs[-1]["due_ns"] == (2 * 481 * 62500000 + 3) // 6 - 1000000
+      and all(x["due_ns"] - x["t_ns"] == 10000000 for x in recs), r1.stderr + r1.stdout[-400:])
 wav = tempfile.mktemp(suffix=".wav")
 r = run(["--config", CONF, "--render", "3", "--start", "--audio-device", wav])
 size = os.path.getsize(wav) if os.path.exists(wav) else 0
@@ -253,10 +258,27 @@ for loop in range(3):  # loops start at 0, 2, 4 s after the downbeat
         t = t0 + (loop * 4 + beat) * 500000000
         if t < 4500000000:
             want.append((round(t), typ, ch, key))
+# the end (first tick after 4.5 s, 4.520833 s) stops the transport: the C4
+# struck at 4.020833 s ends there, which is where the file ends it too
+want.append((round(t0 + 9 * 500000000), "note-off", 1, 60))
 got = [(x["due_ns"], x["type"], x.get("channel"), x.get("note")) for x in notes]
 check("--render with patterns.dir and patterns.autostart plays the pattern's notes exactly",
-      r.returncode == 0 and got == want and "broken.mid skipped" in r.stderr,
+      r.returncode == 0 and got == want and "broken.mid skipped" in r.stderr and
+      [x["type"] for x in recs[-2:]] == ["stop", "note-off"],
       f"{r.stderr}\ngot={got}\nwant={want}\n{r.stdout[:600]}")
+# a render ending mid-note ends it: at 4.3 s the C4 of 4.020833 s sounds (its
+# note-off is at 4.520833 s); the transport stops on the first tick after
+# 4.3 s and every note-on has its note-off there
+r = run(["--config", CONF, "--render", "4.3", "--start", "--set", f"patterns.dir={pdir}",
+         "--set", "patterns.autostart=beat"])
+recs = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+ons = sum(1 for x in recs if x["type"] == "note-on")
+offs = [x for x in recs if x["type"] == "note-off"]
+stop_tick = (2 * (4300000000 * 24 // 500000000 + 1) * 62500000 + 3) // 6  # tick 207 of 20.833 ms
+check("--render ending mid-note: the note ends on the Stop's tick, none is left hanging",
+      r.returncode == 0 and ons == 5 and len(offs) == 5 and offs[-1]["note"] == 60 and
+      offs[-1]["due_ns"] == stop_tick and recs[-2]["type"] == "stop" and recs[-1] is offs[-1] and
+      recs[-2]["due_ns"] == stop_tick - 1000000, f"{r.stderr}\n{r.stdout[-600:]} {stop_tick}")
 # patterns.length_bars = 2: the 1-bar file loops every 2 bars (4 s at 120 BPM)
 r = run(["--config", CONF, "--render", "9", "--start", "--set", f"patterns.dir={pdir}",
          "--set", "patterns.autostart=beat", "--set", "patterns.length_bars=2"])

@@ -284,6 +284,40 @@ static void test_tempo_change_on_bar_and_beat(void **state)
 	assert_int_equal(clk[25].due_ns, T0 + 2500 * MS + 41666667);
 }
 
+/* Two outputs, the second 30 ms late (a positive offset): a tempo change on
+ * the beat changes both on the beat.  The first output hands out pulses
+ * past the change point while the second still has some before it to send;
+ * those keep the old tempo (the change becomes the anchor only once every
+ * output is past it). */
+static void test_tempo_change_with_positive_offset(void **state)
+{
+	static struct capture_event clk[512];
+	struct clk_output_cfg o[2];
+	int n;
+
+	(void)state;
+	clk_output_cfg_defaults(&o[0]);
+	clk_output_cfg_defaults(&o[1]);
+	o[1].offset_us = 30000;
+	setup_engine(5 * MS, 120, 2, o);
+	post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0); /* song origin at 2 s */
+	run_to(T0 + 2100 * MS);
+	post(ENGINE_CMD_TEMPO, ENGINE_WHEN_BEAT, BPM(60));
+	run_to(T0 + 4 * SEC);
+	for (int port = 0; port < 2; port++) {
+		int64_t off = port ? 30 * MS : 0;
+		n = pick(port, MIDI_CLOCK, clk, 512);
+		assert_true(n >= 60);
+		/* beat 1 of the song at 2.5 s; 60 BPM pulses are 41.667 ms */
+		for (int i = 0; i < 24; i++)
+			assert_int_equal(clk[i].due_ns, tick_time(96 + i, 120) + off);
+		for (int i = 24; i < n; i++)
+			assert_int_equal(clk[i].due_ns,
+					 T0 + 2500 * MS + rdiv((__int128)(i - 24) * 250000000, 6) + off);
+	}
+	assert_due_sorted();
+}
+
 /* Swing on `unit` (8 or 16) pairs at `permille`: within each pair the
  * pulses before the off-beat note are stretched linearly so that it lands
  * at the swing fraction of the pair, those after it compressed; the pair
@@ -655,6 +689,7 @@ int main(void)
 		cmocka_unit_test(test_24_hours_exact),
 		cmocka_unit_test(test_tempo_change_now_is_seamless),
 		cmocka_unit_test(test_tempo_change_on_bar_and_beat),
+		cmocka_unit_test(test_tempo_change_with_positive_offset),
 		cmocka_unit_test(test_commit_ahead_for_audio),
 		cmocka_unit_test(test_swing_16ths),
 		cmocka_unit_test(test_swing_8ths),

@@ -48,6 +48,21 @@
 	"'MTrk' L{ 00 ff5804 03021808 00 924364 V(48) 824340 V(48) 924364 V(48) 824340 " \
 	"V(144) ff2f00 }"
 
+/* SMF_A an octave up (C5 at 0-96, E5 at 192-288; C3 at 48-144, D3 at 240-384):
+ * a new version of A, as a reload brings it */
+#define SMF_A2                                                                     \
+	"'MThd' 00000006 0001 0003 0060 "                                          \
+	"'MTrk' L{ 00 ff5804 04021808 00 ff5103 07a120 V(384) ff2f00 } "           \
+	"'MTrk' L{ 00 904864 V(96) 804840 V(96) 904c64 V(96) 804c40 V(96) ff2f00 } " \
+	"'MTrk' L{ V(48) 913064 V(96) 813040 V(96) 913264 V(144) 813240 00 ff2f00 }"
+
+/* One bar of 4/4 with a tempo map: 100 BPM at 0, 150 BPM at 192;
+ * ch 1: C4 at 0-96, E4 at 192-288, G4 at 288-384 */
+#define SMF_T                                                                      \
+	"'MThd' 00000006 0000 0001 0060 "                                          \
+	"'MTrk' L{ 00 ff5804 04021808 00 ff5103 0927c0 00 903c64 V(96) 803c40 V(96) " \
+	"ff5103 061a80 00 904064 V(96) 804040 00 904364 V(96) 804340 00 ff2f00 }"
+
 struct exp_note {
 	int64_t tick; /* in the loop */
 	uint8_t type; /* MIDI_NOTE_ON / OFF */
@@ -80,18 +95,27 @@ static int64_t ticks_ns(int64_t tick, int64_t bpm_micro)
 	return rdiv((__int128)tick * 60 * SEC * 1000000, (__int128)PPQ * bpm_micro);
 }
 
-static struct pattern *make(const char *spec)
+static struct pattern *make_as(const char *spec, const char *name, int channel, bool tempo)
 {
 	static uint8_t buf[4096];
+	struct pattern_opts o;
 	struct smf s;
 	struct smf_error err;
 	struct pattern *p = NULL;
 	size_t len = smf_hex(spec, buf, sizeof(buf));
 
+	pattern_opts_defaults(&o);
+	o.channel = channel;
+	o.keep_tempo = tempo;
 	assert_int_equal(smf_parse(&s, buf, len, NULL, &err), 0);
-	assert_int_equal(pattern_new(&s, "p", NULL, NULL, &p, &err), 0);
+	assert_int_equal(pattern_new(&s, name, &o, NULL, &p, &err), 0);
 	smf_free(&s);
 	return p;
+}
+
+static struct pattern *make(const char *spec)
+{
+	return make_as(spec, "p", -1, false);
 }
 
 static int setup(void **state)
@@ -124,10 +148,10 @@ static void start_engine(double bpm, int swing, int64_t offset_us)
 	cfg.out[0].swing_unit = 8;
 	cfg.out[0].offset_us = (int32_t)offset_us;
 	cfg.out_port[0] = 0;
-	cfg.npat = 3;
-	cfg.pat[0] = pa;
-	cfg.pat[1] = pb;
-	cfg.pat[2] = pa;
+	cfg.pats.n = 3;
+	cfg.pats.slot[0].pat = pa;
+	cfg.pats.slot[1].pat = pb;
+	cfg.pats.slot[2].pat = pa;
 	timesrc_virtual_init(&vt, T0);
 	capture_midi_init(&cap);
 	assert_int_equal(engine_init(&eng, &vt.base, &cap.base, &cfg), 0);
@@ -663,6 +687,287 @@ static void test_port_loss_ends_notes(void **state)
 	assert_int_equal(eng.nt.sounding, 0);
 }
 
+/* ---- quantized stop, groups, hand-over, tempo maps ----------------------- */
+
+/* Note messages of channel `ch` (-1: any) from index `from`, due in [t0, t1]. */
+static int count_notes(int from, int ch, int type, int64_t t0, int64_t t1)
+{
+	int n = 0;
+
+	for (int i = from; i < cap.n; i++) {
+		const struct capture_event *e = &cap.ev[i];
+		if (e->msg.type == type && (ch < 0 || e->msg.channel == ch) && e->due_ns >= t0 &&
+		    e->due_ns <= t1)
+			n++;
+	}
+	return n;
+}
+
+/* A stop on the beat: the notes sounding then end exactly on it, and the
+ * pattern sends nothing after it. */
+static void test_quantized_stop_exact(void **state)
+{
+	int idx;
+
+	(void)state;
+	start_engine(120, 500, 0);
+	post(ENGINE_CMD_PATTERN_LAUNCH, 0, ENGINE_WHEN_BAR);
+	post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0);
+	run_to(T0 + 2 * SEC + 300 * MS); /* C4 (2.0-2.5 s) and C2 (2.25-2.75 s) sound */
+	idx = cap.n;
+	post(ENGINE_CMD_PATTERN_STOP, 0, ENGINE_WHEN_BEAT);
+	run_to(T0 + 4 * SEC);
+	/* the next beat is 2.5 s: C4's own note-off and C2's release, both there */
+	assert_int_equal(count_notes(idx, 0, MIDI_NOTE_OFF, T0 + 2500 * MS, T0 + 2500 * MS), 1);
+	assert_int_equal(count_notes(idx, 1, MIDI_NOTE_OFF, T0 + 2500 * MS, T0 + 2500 * MS), 1);
+	for (int i = idx; i < cap.n; i++)
+		if (is_note(&cap.ev[i]))
+			assert_int_equal(cap.ev[i].due_ns, T0 + 2500 * MS);
+	assert_int_equal(count_notes(idx, -1, MIDI_NOTE_ON, 0, INT64_MAX), 0);
+	assert_int_equal(atomic_load(&eng.pat_status[0].state), ENGINE_PAT_STOPPED);
+	assert_int_equal(sounding_in_stream(), 0);
+}
+
+/* Engine with the given slots, one output (clock on), 120 BPM, offset
+ * `offset_us`, lookahead 5 ms. */
+static void start_slots(const struct engine_pat_slot *slots, int n, int64_t offset_us)
+{
+	struct engine_cfg cfg;
+
+	engine_cfg_defaults(&cfg);
+	cfg.lookahead_ns = 5 * MS;
+	cfg.bpm_micro = BPM(120);
+	cfg.nout = 1;
+	clk_output_cfg_defaults(&cfg.out[0]);
+	cfg.out[0].offset_us = (int32_t)offset_us;
+	cfg.pats.n = n;
+	for (int i = 0; i < n; i++)
+		cfg.pats.slot[i] = slots[i];
+	timesrc_virtual_init(&vt, T0);
+	capture_midi_init(&cap);
+	assert_int_equal(engine_init(&eng, &vt.base, &cap.base, &cfg), 0);
+}
+
+/* A and B in one group: launching B while A plays is a switch on the bar -
+ * A's notes end exactly there and B's first note starts there; while
+ * stopped, launching one disarms the other. */
+static void test_group_switch(void **state)
+{
+	const struct engine_pat_slot slots[] = {
+		{ .pat = pa, .group = 1 }, { .pat = pb, .group = 1 }, { .pat = pa, .group = 0 },
+	};
+	int idx, first_b = -1, last_a_off = -1;
+
+	(void)state;
+	start_slots(slots, 3, 0);
+	post(ENGINE_CMD_PATTERN_LAUNCH, 0, ENGINE_WHEN_BAR);
+	post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0);
+	run_to(T0 + 3 * SEC + 300 * MS); /* E4 (3.0-3.5) and D2 (3.25-4.0) sound */
+	idx = cap.n;
+	post(ENGINE_CMD_PATTERN_LAUNCH, 1, ENGINE_WHEN_BAR);
+	run_to(T0 + 5 * SEC);
+	for (int i = idx; i < cap.n; i++) {
+		const struct capture_event *e = &cap.ev[i];
+		if (!is_note(e))
+			continue;
+		if (e->msg.channel == 2 && first_b < 0)
+			first_b = i;
+		if (e->msg.channel != 2) {
+			assert_true(e->due_ns <= T0 + 4 * SEC); /* A sends nothing after the bar */
+			if (e->msg.type == MIDI_NOTE_OFF)
+				last_a_off = i;
+			else
+				assert_true(e->due_ns < T0 + 4 * SEC);
+		}
+	}
+	assert_true(first_b > last_a_off && last_a_off >= 0);
+	assert_int_equal(cap.ev[first_b].due_ns, T0 + 4 * SEC);
+	assert_int_equal(cap.ev[first_b].msg.type, MIDI_NOTE_ON);
+	assert_int_equal(cap.ev[last_a_off].due_ns, T0 + 4 * SEC);
+	assert_int_equal(atomic_load(&eng.pat_status[0].state), ENGINE_PAT_STOPPED);
+	assert_int_equal(atomic_load(&eng.pat_status[1].state), ENGINE_PAT_PLAYING);
+	/* the slot outside the group is not touched: launch it, switch back to A */
+	post(ENGINE_CMD_PATTERN_LAUNCH, 2, ENGINE_WHEN_BAR);
+	post(ENGINE_CMD_PATTERN_LAUNCH, 0, ENGINE_WHEN_BAR);
+	run_to(T0 + 6 * SEC + 100 * MS);
+	assert_int_equal(atomic_load(&eng.pat_status[0].state), ENGINE_PAT_PLAYING);
+	assert_int_equal(atomic_load(&eng.pat_status[1].state), ENGINE_PAT_STOPPED);
+	assert_int_equal(atomic_load(&eng.pat_status[2].state), ENGINE_PAT_PLAYING);
+	post(ENGINE_CMD_STOP, 0, 0);
+	finish_silent();
+	/* stopped: launching B disarms A (and only A) */
+	assert_int_equal(atomic_load(&eng.pat_status[0].state), ENGINE_PAT_ARMED);
+	post(ENGINE_CMD_PATTERN_LAUNCH, 1, ENGINE_WHEN_BAR);
+	run_to(vt.now_ns + 10 * MS);
+	assert_int_equal(atomic_load(&eng.pat_status[0].state), ENGINE_PAT_STOPPED);
+	assert_int_equal(atomic_load(&eng.pat_status[1].state), ENGINE_PAT_ARMED);
+	assert_int_equal(atomic_load(&eng.pat_status[2].state), ENGINE_PAT_ARMED);
+}
+
+/*
+ * A reload's hand-over: slot 0 gets a new version of its pattern (same
+ * name) and plays it on in phase; slot 1 is emptied; slot 2 keeps its
+ * pattern and is not touched.  Notes of the replaced and removed ones end
+ * at once, the kept one's do not; afterwards the engine holds no old
+ * pointer (generation published) and a slot given another name restarts
+ * stopped.
+ */
+static void test_table_handover(void **state)
+{
+	struct pattern *a = make_as(SMF_A, "a", -1, false), *a2 = make_as(SMF_A2, "a", -1, false);
+	struct pattern *b = make_as(SMF_B, "b", -1, false), *a5 = make_as(SMF_A, "a5", 5, false);
+	const struct engine_pat_slot slots[] = { { .pat = a }, { .pat = b }, { .pat = a5 } };
+	struct engine_pat_table t = { .n = 3, .slot = { { .pat = a2 }, { 0 }, { .pat = a5 } } };
+	struct engine_pat_table bad = t;
+	struct engine_cmd c = { .type = ENGINE_CMD_PATTERN_TABLE, .u32 = 7, .i64 = (int64_t)(intptr_t)&t };
+	int before[16][128], idx, first = -1;
+	int64_t t_swap;
+
+	(void)state;
+	start_slots(slots, 3, 0);
+	for (uint32_t i = 0; i < 3; i++)
+		post(ENGINE_CMD_PATTERN_LAUNCH, i, ENGINE_WHEN_BAR);
+	post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0);
+	/* 2.6 s: A's C2 (ch 1), B's G4 (ch 2) and A5's C2 (ch 5) sound */
+	run_to(T0 + 2 * SEC + 600 * MS);
+	stream_balance(0, before);
+	assert_int_equal(before[1][36], 1);
+	assert_int_equal(before[2][67], 1);
+	assert_int_equal(before[5][36], 1);
+	/* a table naming an output that does not exist changes nothing */
+	bad.slot[0].out = 3;
+	post(ENGINE_CMD_PATTERN_TABLE, 9, (int64_t)(intptr_t)&bad);
+	run_to(vt.now_ns + MS);
+	assert_int_equal(atomic_load(&eng.stats.rejected), 1);
+	assert_int_equal(atomic_load(&eng.stats.pat_table_gen), 0);
+	idx = cap.n;
+	t_swap = vt.now_ns;
+	assert_int_equal(engine_post(&eng, &c), 0);
+	run_to(vt.now_ns + MS);
+	assert_int_equal(atomic_load(&eng.stats.pat_table_gen), 7);
+	/* the replaced and the removed slot's notes end at once; A5's does not */
+	assert_int_equal(count_notes(idx, 1, MIDI_NOTE_OFF, t_swap, t_swap + 10 * MS), 1);
+	assert_int_equal(count_notes(idx, 2, MIDI_NOTE_OFF, t_swap, t_swap + 10 * MS), 1);
+	assert_int_equal(count_notes(idx, 5, MIDI_NOTE_OFF, 0, INT64_MAX), 0);
+	assert_int_equal(atomic_load(&eng.pat_status[1].state), ENGINE_PAT_STOPPED);
+	assert_int_equal(atomic_load(&eng.pat_status[0].state), ENGINE_PAT_PLAYING);
+	run_to(T0 + 4 * SEC + 10 * MS);
+	/* slot 0 plays A2 on in phase: E5 at 3 s, D3 at 3.25 s, C5 at 4 s (the
+	 * next loop); C3's note-off (2.75 s) was never struck, so not sent */
+	for (int i = idx; i < cap.n; i++)
+		if (is_note(&cap.ev[i]) && cap.ev[i].msg.channel <= 1 && first < 0)
+			first = i;
+	assert_true(first >= 0);
+	for (int i = first; i < cap.n; i++) {
+		const struct capture_event *e = &cap.ev[i];
+		if (!is_note(e) || e->msg.channel > 1 || e->msg.type != MIDI_NOTE_ON)
+			continue;
+		assert_true(e->msg.data[0] == 76 || e->msg.data[0] == 50 || e->msg.data[0] == 72);
+		if (e->msg.data[0] == 76)
+			assert_int_equal(e->due_ns, T0 + 3 * SEC);
+		if (e->msg.data[0] == 50)
+			assert_int_equal(e->due_ns, T0 + 3250 * MS);
+		if (e->msg.data[0] == 72)
+			assert_int_equal(e->due_ns, T0 + 4 * SEC);
+	}
+	assert_int_equal(count_notes(idx, 1, MIDI_NOTE_OFF, T0 + 2750 * MS, T0 + 2750 * MS), 0);
+	assert_int_equal(count_notes(idx, 2, MIDI_NOTE_ON, 0, INT64_MAX), 0); /* B is gone */
+	assert_int_equal(count_notes(idx, 5, MIDI_NOTE_ON, T0 + 3 * SEC, T0 + 3 * SEC), 1); /* A5 on */
+	/* the emptied slot is gone for commands */
+	post(ENGINE_CMD_PATTERN_LAUNCH, 1, ENGINE_WHEN_BAR);
+	run_to(vt.now_ns + MS);
+	assert_int_equal(atomic_load(&eng.stats.rejected), 2);
+	/* another name in slot 2: its notes end, it starts afresh (stopped) */
+	t.slot[2].pat = b;
+	c.u32 = 8;
+	run_to(T0 + 4 * SEC + 300 * MS); /* A5's C4 (4.0-4.5) and C2 (4.25-4.75) sound */
+	stream_balance(0, before);
+	assert_int_equal(before[5][60] + before[5][36], 2);
+	idx = cap.n;
+	assert_int_equal(engine_post(&eng, &c), 0);
+	run_to(vt.now_ns + 10 * MS);
+	assert_int_equal(atomic_load(&eng.stats.pat_table_gen), 8);
+	assert_int_equal(count_notes(idx, 5, MIDI_NOTE_OFF, 0, INT64_MAX), 2);
+	assert_int_equal(atomic_load(&eng.pat_status[2].state), ENGINE_PAT_STOPPED);
+	post(ENGINE_CMD_STOP, 0, 0);
+	finish_silent();
+	pattern_del(a);
+	pattern_del(a2);
+	pattern_del(b);
+	pattern_del(a5);
+}
+
+/* ns from the song origin to `tick` of SMF_T's loop `l`, with its tempo
+ * map (100 BPM until tick 192, 150 after, each loop). */
+static int64_t t_tick_ns(int l, int64_t tick)
+{
+	int64_t loop = ticks_ns(192, BPM(100)) + ticks_ns(192, BPM(150));
+
+	return l * loop + (tick <= 192 ? ticks_ns(tick, BPM(100))
+				       : ticks_ns(192, BPM(100)) + ticks_ns(tick - 192, BPM(150)));
+}
+
+/*
+ * tempo = file: the pattern's tempo map sets the tempo while it plays, on
+ * the exact position, in every loop - notes and clocks follow it; audio
+ * rendering ahead (commit_ahead) and a negative output offset do not move
+ * it.  The same file without tempo plays at the box's tempo.
+ */
+static void test_pattern_tempo_map(void **state)
+{
+	static const int64_t ticks[] = { 0, 96, 192, 288, 288, 384 };
+	static const uint8_t types[] = { MIDI_NOTE_ON, MIDI_NOTE_OFF, MIDI_NOTE_ON, MIDI_NOTE_OFF,
+					 MIDI_NOTE_ON, MIDI_NOTE_OFF };
+	struct pattern *pt = make_as(SMF_T, "t", -1, true);
+	struct capture_event ev[64];
+	int64_t origin = T0 + 2 * SEC, off;
+
+	(void)state;
+	assert_int_equal(pt->ntempo, 2);
+	for (int k = 0; k < 3; k++) {
+		const struct engine_pat_slot slots[] = { { .pat = pt, .tempo = k < 2 } };
+		int n, clocks = 0;
+
+		off = k == 1 ? -5000 : 0;
+		start_slots(slots, 1, off);
+		if (k == 1)
+			eng.commit_ahead_ns = 30 * MS;
+		post(ENGINE_CMD_PATTERN_LAUNCH, 0, ENGINE_WHEN_BAR);
+		post(ENGINE_CMD_START, ENGINE_WHEN_BAR, 0); /* song origin at 2 s (120 BPM) */
+		run_to(origin + t_tick_ns(2, 0) + 1 + off * 1000);
+		n = notes(0, ev, 64);
+		if (k == 2) { /* ignored: one bar at 120 BPM */
+			assert_int_equal(ev[2].due_ns, origin + ticks_ns(192, BPM(120)));
+			assert_int_equal(atomic_load(&eng.stats.pat_tempos), 0);
+			continue;
+		}
+		assert_int_equal(n, 13);
+		for (int l = 0; l < 2; l++)
+			for (int i = 0; i < 6; i++) {
+				assert_int_equal(ev[l * 6 + i].msg.type, types[i]);
+				assert_int_equal(ev[l * 6 + i].due_ns,
+						 origin + t_tick_ns(l, ticks[i]) + off * 1000);
+			}
+		/* the clock follows: every 24 PPQN pulse on the map's grid */
+		for (int i = 0; i < cap.n; i++) {
+			int64_t tick4, want;
+			if (cap.ev[i].msg.type != MIDI_CLOCK || cap.ev[i].due_ns < origin + off * 1000)
+				continue;
+			tick4 = clocks++ * 4; /* a pulse is 4 ticks of 96 PPQN */
+			want = origin + t_tick_ns((int)(tick4 / 384), tick4 % 384) + off * 1000;
+			assert_int_equal(cap.ev[i].due_ns, want);
+		}
+		assert_int_equal(clocks, 2 * 96 + 1);
+		/* 100 at the start, 150, again 100, 150 in loop 2, and 100 on the
+		 * last position run (loop 3's start) */
+		assert_int_equal(atomic_load(&eng.stats.pat_tempos), 5);
+		assert_int_equal(atomic_load(&eng.stats.late), 0);
+		post(ENGINE_CMD_STOP, 0, 0);
+		finish_silent();
+	}
+	pattern_del(pt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -679,6 +984,10 @@ int main(void)
 		cmocka_unit_test(test_no_stuck_panic),
 		cmocka_unit_test(test_no_stuck_shutdown),
 		cmocka_unit_test(test_port_loss_ends_notes),
+		cmocka_unit_test(test_quantized_stop_exact),
+		cmocka_unit_test(test_group_switch),
+		cmocka_unit_test(test_table_handover),
+		cmocka_unit_test(test_pattern_tempo_map),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

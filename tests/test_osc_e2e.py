@@ -122,8 +122,10 @@ trk = bytes([0x00, 0x90, 60, 100, 0x60, 0x80, 60, 64, 0x82, 0x20, 0xff, 0x2f, 0x
 with open(os.path.join(pat_dir, "beat.mid"), "wb") as f:
     f.write(b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 0, 96]) +
             b"MTrk" + len(trk).to_bytes(4, "big") + trk)
+dump_file = os.path.join(conf_dir, "midi.jsonl")
+MIDI = "[midi]\nbackend = dump\ndump_file = %s\n" % dump_file
 with open(conf, "w") as f:
-    f.write("[clock]\ntempo = 120\n[osc]\nport = %d\n[patterns]\ndir = %s\n" % (PORT, pat_dir))
+    f.write("[clock]\ntempo = 120\n[osc]\nport = %d\n[patterns]\ndir = %s\n%s" % (PORT, pat_dir, MIDI))
 log = open(os.path.join(conf_dir, "daemon.log"), "w+")
 daemon = subprocess.Popen([*DAEMON, "--config", conf], stdin=subprocess.DEVNULL,
                           stdout=subprocess.DEVNULL, stderr=log)
@@ -305,9 +307,55 @@ st = status()
 check("phasorctl tap, 5 taps 0.6 s apart: the tempo becomes 100 BPM (within 3 %)",
       rt.returncode == 0 and abs(st.get("tempo", 0) - 100) < 3, f"{rt.stderr} {st}")
 
+# --- patterns reloaded while playing -------------------------------------------
+# beat plays; then its file changes (D4 instead of C4), a second file appears,
+# and the configuration gives beat its own channel and both a group.  A reload
+# hands them over without stopping: beat plays on, the new version on its new
+# channel; fill waits to be launched, and launching it switches (the group).
+def one_bar(key):
+    t = bytes([0x00, 0x90, key, 100, 0x60, 0x80, key, 64, 0x82, 0x20, 0xff, 0x2f, 0x00])
+    return (b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 0, 96]) +
+            b"MTrk" + len(t).to_bytes(4, "big") + t)
+ctl("tempo", "240")
+ctl("pattern", "beat", "launch", "now")
+ctl("start", "now")
+time.sleep(1.5)
+with open(os.path.join(pat_dir, "beat.mid"), "wb") as f:
+    f.write(one_bar(62))
+with open(os.path.join(pat_dir, "fill.mid"), "wb") as f:
+    f.write(one_bar(64))
+with open(conf, "w") as f:
+    f.write("[clock]\ntempo = 240\n[osc]\nport = %d\n[patterns]\ndir = %s\ngroup = main\n"
+            "[pattern.beat]\nchannel = 5\n%s" % (PORT, pat_dir, MIDI))
+r = ctl("reload")
+time.sleep(1.5)  # a bar at 240 BPM is 1 s
+rl = ctl("pattern", "list")
+rs = ctl("--json", "pattern", "status")
+try:
+    pst = {p["name"]: p for p in (json.loads(l) for l in rs.stdout.splitlines())}
+except ValueError:
+    pst = {}
+check("reload with a changed pattern directory while playing: beat plays on (its new version, "
+      "channel 5), fill is new and stopped, both in group main, transport still playing",
+      r.returncode == 0 and rl.stdout.split() == ["beat", "fill"] and
+      pst.get("beat", {}).get("state") == "playing" and pst["beat"].get("channel") == 5 and
+      pst["beat"].get("group") == "main" and pst.get("fill", {}).get("state") == "stopped" and
+      status().get("transport") == "playing", r.stderr + rl.stdout + rs.stdout + rs.stderr)
+r = ctl("pattern", "fill", "launch", "bar")
+time.sleep(2.5)
+rs = ctl("--json", "pattern", "status")
+try:
+    pst = {p["name"]: p for p in (json.loads(l) for l in rs.stdout.splitlines())}
+except ValueError:
+    pst = {}
+check("launching fill (group main) switches: fill plays, beat has stopped",
+      r.returncode == 0 and pst.get("fill", {}).get("state") == "playing" and
+      pst.get("beat", {}).get("state") == "stopped", rs.stdout + rs.stderr)
+ctl("stop")
+
 # --- reload over OSC: valid, then invalid ------------------------------------
 with open(conf, "w") as f:
-    f.write("[clock]\ntempo = 97\nquantum = 3\n[osc]\nport = %d\n" % PORT)
+    f.write("[clock]\ntempo = 97\nquantum = 3\n[osc]\nport = %d\n%s" % (PORT, MIDI))
 ctl("start")
 time.sleep(0.2)
 r = ctl("reload")
@@ -331,7 +379,7 @@ check("phasorctl --json watch beat: beat events only, one JSON object per line, 
       sum(1 for e in evs if e.get("event") == "beat") >= 2 and all("event" in e for e in evs),
       wout + werr)
 with open(conf, "w") as f:
-    f.write("[clock]\ntempo = 97\nquantum = 300\n[osc]\nport = %d\n" % PORT)
+    f.write("[clock]\ntempo = 97\nquantum = 300\n[osc]\nport = %d\n%s" % (PORT, MIDI))
 r = ctl("reload")
 st = status()
 check("reload with an invalid file: refused (exit 1, the reason with file:line), running "
@@ -346,5 +394,27 @@ log.seek(0)
 text = log.read()
 check("daemon exits 0 on SIGTERM; the invalid reload is logged with file:line",
       rc == 0 and f"{conf}:3:" in text and "clock.quantum = '300'" in text, text)
+# what went out: the new beat (D4, channel 5) replaced the old (C4) at the
+# reload, fill (E4) replaced beat at the switch, and nothing was left hanging
+try:
+    with open(dump_file) as f:
+        sent = [json.loads(l) for l in f if l.strip()]
+except (OSError, ValueError) as e:
+    sent = []
+notes = [(x["type"], x.get("channel"), x.get("note")) for x in sent
+         if x["type"] in ("note-on", "note-off")]
+ons = [n for n in notes if n[0] == "note-on"]
+first_d4 = next((i for i, n in enumerate(ons) if n[2] == 62), None)
+first_e4 = next((i for i, n in enumerate(ons) if n[2] == 64), None)
+balance = {}
+for typ, ch, key in notes:
+    balance[(ch, key)] = balance.get((ch, key), 0) + (1 if typ == "note-on" else -1)
+check("the dump shows it: C4 until the reload, then D4 on channel 5, then E4 after the switch; "
+      "every note-on has its note-off",
+      first_d4 is not None and first_e4 is not None and first_d4 < first_e4 and
+      all(n[2] == 60 and n[1] == 1 for n in ons[:first_d4]) and
+      all(n == ("note-on", 5, 62) for n in ons[first_d4:first_e4]) and
+      all(n[2] == 64 for n in ons[first_e4:]) and all(v == 0 for v in balance.values()),
+      f"{ons} {balance}")
 shutil.rmtree(conf_dir, ignore_errors=True)
 finish()

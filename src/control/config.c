@@ -9,6 +9,9 @@
  * Keys of sections named "output.*" live in struct config_output; their
  * table entries use section "output.*" and offsets into that struct.  The
  * built-in output "clock" exists until the first [output.NAME] appears.
+ * Keys of "pattern.*" sections live in struct config_pattern_opts, as do
+ * the same keys of [patterns]; a pattern section remembers which keys it
+ * set (the others fall back to [patterns]) and prints only those.
  */
 #include "control/config.h"
 #include "engine/pattern.h"
@@ -31,6 +34,7 @@
 #include "rt/rt.h"
 
 #define CFG_OUTPUT_SECTION "output.*"
+#define CFG_PATTERN_SECTION "pattern.*"
 #define CFG_DEFAULT_OUTPUT "clock"
 
 enum cfg_type {
@@ -54,7 +58,7 @@ struct cfg_choice {
 typedef int (*cfg_check_fn)(const char *value, char *err, size_t errlen);
 
 struct cfg_key {
-	const char *section;              /* [section], or "output.*" */
+	const char *section;              /* [section], or "output.*", "pattern.*" */
 	const char *name;                 /* key */
 	enum cfg_type type;               /* how to parse */
 	size_t off;                       /* offset in struct config / struct config_output */
@@ -81,6 +85,22 @@ static int cfg_check_bind(const char *value, char *err, size_t errlen)
 		 "interfaces, :: for all, 127.0.0.1 for this machine only)");
 	return -EINVAL;
 }
+
+/* Group names: as output names, or empty. */
+static int cfg_check_group(const char *value, char *err, size_t errlen)
+{
+	for (const char *p = value; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '_')) {
+			snprintf(err, errlen, "group names are letters, digits, '-' or '_' (\"\" = no group)");
+			return -EINVAL;
+		}
+	return 0;
+}
+
+static const struct cfg_choice cfg_tempo_src[] = {
+	{ "ignore", 0 }, { "file", 1 }, { NULL, 0 },
+};
 
 static const struct cfg_choice cfg_quantize[] = {
 	{ "now", 0 }, { "beat", 1 }, { "bar", 2 }, { NULL, 0 }, /* enum engine_when */
@@ -118,6 +138,17 @@ static const struct cfg_choice cfg_swing_units[] = {
 
 #define CFG_OFF(f) offsetof(struct config, f)
 #define CFG_OOFF(f) offsetof(struct config_output, f)
+#define CFG_POFF(f) offsetof(struct config_pattern_opts, f)
+
+/* The keys a pattern may set for itself: in [patterns] at `off` (offset in
+ * struct config), in [pattern.NAME] at CFG_POFF() (struct config_pattern_opts). */
+#define CFG_PATTERN_KEYS(sec, off)                                                                  \
+	{ sec, "output", CFG_STR, off(output), 0, CONFIG_NAME_MAX - 1, NULL, "", NULL },                \
+	{ sec, "channel", CFG_INT, off(channel), -1, 16, NULL, "-1", NULL },                            \
+	{ sec, "length_bars", CFG_INT, off(length_bars), 0, PATTERN_BARS_MAX, NULL, "0", NULL },        \
+	{ sec, "tempo", CFG_ENUM, off(tempo), 0, 0, cfg_tempo_src, "ignore", NULL },                    \
+	{ sec, "group", CFG_STR, off(group), 0, CONFIG_NAME_MAX - 1, NULL, "", cfg_check_group }
+#define CFG_PATTERNS_OFF(f) CFG_OFF(patterns.o.f)
 
 /* The seven keys of sync pulse channel i (prefix pulse_, pulse2_, ...). */
 #define CFG_PULSE_KEYS(pre, i, chdef, ppqndef)                                                        \
@@ -172,10 +203,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "patterns", "dir", CFG_STR, CFG_OFF(patterns.dir), 0, CONFIG_STR_MAX - 1, NULL,
 	  CONFIG_PATTERNS_DIR_DEFAULT, NULL },
 	{ "patterns", "autostart", CFG_STR, CFG_OFF(patterns.autostart), 0, 511, NULL, "", NULL },
-	{ "patterns", "output", CFG_STR, CFG_OFF(patterns.output), 0, CONFIG_NAME_MAX - 1, NULL, "", NULL },
-	{ "patterns", "channel", CFG_INT, CFG_OFF(patterns.channel), -1, 16, NULL, "-1", NULL },
 	{ "patterns", "quantize", CFG_ENUM, CFG_OFF(patterns.quantize), 0, 0, cfg_quantize, "bar", NULL },
-	{ "patterns", "length_bars", CFG_INT, CFG_OFF(patterns.length_bars), 0, PATTERN_BARS_MAX, NULL, "0", NULL },
+	CFG_PATTERN_KEYS("patterns", CFG_PATTERNS_OFF),
 	{ "osc", "port", CFG_INT, CFG_OFF(osc.port), 1, 65535, NULL, "9000", NULL },
 	{ "osc", "bind", CFG_STR, CFG_OFF(osc.bind), 1, 63, NULL, "0.0.0.0", cfg_check_bind },
 	{ "osc", "allow", CFG_STR, CFG_OFF(osc.allow), 1, 511, NULL,
@@ -198,6 +227,7 @@ static const struct cfg_key cfg_keys[] = {
 	  1, NULL, "false", NULL },
 	{ CFG_OUTPUT_SECTION, "transport", CFG_BOOL, CFG_OOFF(clk.transport), 0, 1, NULL, "true", NULL },
 	{ CFG_OUTPUT_SECTION, "spp", CFG_BOOL, CFG_OOFF(clk.spp), 0, 1, NULL, "true", NULL },
+	CFG_PATTERN_KEYS(CFG_PATTERN_SECTION, CFG_POFF),
 };
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
@@ -214,10 +244,29 @@ static bool cfg_is_output_section(const char *section)
 	return !strncmp(section, "output.", 7);
 }
 
-/* The table's name for a section: "output.*" for any output section. */
+static bool cfg_is_pattern_section(const char *section)
+{
+	return !strncmp(section, "pattern.", 8);
+}
+
+/* The table's name for a section: "output.*" for any output section,
+ * "pattern.*" for any pattern section. */
 static const char *cfg_table_section(const char *section)
 {
-	return cfg_is_output_section(section) ? CFG_OUTPUT_SECTION : section;
+	return cfg_is_output_section(section)	 ? CFG_OUTPUT_SECTION
+	       : cfg_is_pattern_section(section) ? CFG_PATTERN_SECTION
+						 : section;
+}
+
+/* CONFIG_PAT_* bit of a pattern key. */
+static unsigned cfg_pattern_bit(const char *name)
+{
+	static const char *const names[] = { "output", "channel", "length_bars", "tempo", "group" };
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return 1u << i;
+	return 0;
 }
 
 static const struct cfg_key *cfg_find(const char *section, const char *name)
@@ -254,6 +303,8 @@ static void cfg_list(char *buf, size_t n, const char *section)
 			continue;
 		if (!section && !strcmp(item, CFG_OUTPUT_SECTION))
 			item = "output.NAME";
+		if (!section && !strcmp(item, CFG_PATTERN_SECTION))
+			item = "pattern.NAME";
 		len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? ", " : "", item);
 	}
 }
@@ -456,6 +507,37 @@ static struct config_output *cfg_output(struct config *c, const char *section, c
 	return &c->out[c->nout++];
 }
 
+/* The pattern section "pattern.NAME": found, or created.  NAME is a
+ * pattern's name (its file name without .mid), as the file and --set can
+ * write it. */
+static struct config_pattern *cfg_pattern(struct config *c, const char *section, char *err,
+					  size_t errlen)
+{
+	const char *name = section + 8;
+	size_t n = strlen(name);
+	bool ok = n > 0 && n < CONFIG_PATTERN_NAME_MAX && name[0] != ' ' && name[n - 1] != ' ';
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (unsigned char)name[i] >= 0x20 && name[i] != 0x7f && !strchr("[];#=", name[i]);
+	if (!ok) {
+		snprintf(err, errlen, "[%.80s]: pattern names are 1 to %d printable characters without "
+			 "'[', ']', ';', '#', '=' or spaces at either end (the file name without .mid)",
+			 section, CONFIG_PATTERN_NAME_MAX - 1);
+		return NULL;
+	}
+	for (int i = 0; i < c->npat; i++)
+		if (!strcmp(c->pat[i].name, name))
+			return &c->pat[i];
+	if (c->npat == CONFIG_MAX_PATTERNS) {
+		snprintf(err, errlen, "[%.80s]: too many pattern sections (at most %d)", section,
+			 CONFIG_MAX_PATTERNS);
+		return NULL;
+	}
+	memset(&c->pat[c->npat], 0, sizeof(c->pat[0]));
+	memcpy(c->pat[c->npat].name, name, n + 1); /* keys it does not set stay 0 (unused) */
+	return &c->pat[c->npat++];
+}
+
 static int cfg_set_kv(struct config *c, const char *section, const char *name,
 		      const char *value, char *err, size_t errlen)
 {
@@ -480,6 +562,18 @@ static int cfg_set_kv(struct config *c, const char *section, const char *name,
 		if (!base)
 			return -EINVAL;
 	}
+	if (cfg_is_pattern_section(section)) {
+		struct config_pattern *cp = cfg_pattern(c, section, err, errlen);
+		if (!cp)
+			return -EINVAL;
+		if (cfg_parse_value(k, section, value, &cp->o, err, errlen) < 0) {
+			if (!cp->set)
+				c->npat--; /* it was just made for this key */
+			return -EINVAL;
+		}
+		cp->set |= cfg_pattern_bit(name);
+		return 0;
+	}
 	return cfg_parse_value(k, section, value, base, err, errlen);
 }
 
@@ -490,6 +584,7 @@ void config_defaults(struct config *c)
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < CFG_NKEYS; i++)
 		if (strcmp(cfg_keys[i].section, CFG_OUTPUT_SECTION) &&
+		    strcmp(cfg_keys[i].section, CFG_PATTERN_SECTION) &&
 		    cfg_parse_value(&cfg_keys[i], cfg_keys[i].section, cfg_keys[i].def, c, err,
 				    sizeof(err)) < 0)
 			abort(); /* a bad built-in default is a programming error */
@@ -548,18 +643,30 @@ int config_check(const struct config *c, char *err, size_t errlen)
 			return -EINVAL;
 		}
 	}
-	if (c->patterns.channel == 0) {
-		snprintf(err, errlen, "patterns.channel = 0: channels are 1..16, or -1 for the file's own");
-		return -EINVAL;
-	}
-	if (c->patterns.output[0]) {
-		int found = 0;
-		for (int i = 0; i < c->nout; i++)
-			found |= !strcmp(c->out[i].name, c->patterns.output);
-		if (!found) {
-			snprintf(err, errlen, "patterns.output = %s: no [output.%s] is defined",
-				 c->patterns.output, c->patterns.output);
+	for (int p = -1; p < c->npat; p++) {
+		/* [patterns], then each [pattern.NAME] for the keys it sets */
+		const struct config_pattern_opts *o = p < 0 ? &c->patterns.o : &c->pat[p].o;
+		unsigned set = p < 0 ? ~0u : c->pat[p].set;
+		char sec[CONFIG_PATTERN_NAME_MAX + 16];
+
+		if (p < 0)
+			snprintf(sec, sizeof(sec), "patterns");
+		else
+			snprintf(sec, sizeof(sec), "pattern.%s", c->pat[p].name);
+		if ((set & CONFIG_PAT_CHANNEL) && o->channel == 0) {
+			snprintf(err, errlen, "%s.channel = 0: channels are 1..16, or -1 for the file's own",
+				 sec);
 			return -EINVAL;
+		}
+		if ((set & CONFIG_PAT_OUTPUT) && o->output[0]) {
+			int found = 0;
+			for (int i = 0; i < c->nout; i++)
+				found |= !strcmp(c->out[i].name, o->output);
+			if (!found) {
+				snprintf(err, errlen, "%s.output = %s: no [output.%s] is defined", sec,
+					 o->output, o->output);
+				return -EINVAL;
+			}
 		}
 	}
 	if (c->midi.backend == CONFIG_MIDI_RAWMIDI && !c->midi.rawmidi_device[0]) {
@@ -581,8 +688,8 @@ struct cfg_load_ctx {
 	bool failed;               /* an error was recorded */
 	int nkeys;                 /* entries in keys */
 	struct {
-		char dotted[CONFIG_NAME_MAX + 80]; /* "section.key", as errors name it */
-		char bracket[CONFIG_NAME_MAX + 80]; /* "[section] key" */
+		char dotted[CONFIG_PATTERN_NAME_MAX + 80]; /* "section.key", as errors name it */
+		char bracket[CONFIG_PATTERN_NAME_MAX + 80]; /* "[section] key" */
 		int line;                          /* where the file set it */
 	} keys[CFG_LINES_MAX];     /* the keys the file set, for cross-key errors */
 };
@@ -686,7 +793,7 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 int config_set(struct config *c, const char *assignment, char *err, size_t errlen)
 {
 	static struct config tmp; /* large; config is changed on one thread only */
-	char section[CONFIG_NAME_MAX + 8], name[64];
+	char section[CONFIG_PATTERN_NAME_MAX + 8], name[64];
 	const char *eq = strchr(assignment, '=');
 	const char *dot = NULL;
 	int r;
@@ -697,8 +804,8 @@ int config_set(struct config *c, const char *assignment, char *err, size_t errle
 	if (!dot || !eq || dot == assignment || eq == dot + 1 ||
 	    (size_t)(dot - assignment) >= sizeof(section) || (size_t)(eq - dot - 1) >= sizeof(name)) {
 		snprintf(err, errlen,
-			 "'%.64s': expected section.key=value (e.g. clock.tempo=120 or "
-			 "output.NAME.offset_us=-2000)", assignment);
+			 "'%.64s': expected section.key=value (e.g. clock.tempo=120, "
+			 "output.NAME.offset_us=-2000 or pattern.NAME.channel=10)", assignment);
 		return -EINVAL;
 	}
 	memcpy(section, assignment, (size_t)(dot - assignment));
@@ -759,7 +866,7 @@ void config_print(const struct config *c, FILE *f)
 
 	for (size_t i = 0; i < CFG_NKEYS; i++) {
 		const struct cfg_key *k = &cfg_keys[i];
-		if (!strcmp(k->section, CFG_OUTPUT_SECTION))
+		if (!strcmp(k->section, CFG_OUTPUT_SECTION) || !strcmp(k->section, CFG_PATTERN_SECTION))
 			continue;
 		if (strcmp(section, k->section)) {
 			fprintf(f, "%s[%s]\n", i ? "\n" : "", k->section);
@@ -772,6 +879,33 @@ void config_print(const struct config *c, FILE *f)
 		for (size_t i = 0; i < CFG_NKEYS; i++)
 			if (!strcmp(cfg_keys[i].section, CFG_OUTPUT_SECTION))
 				cfg_print_key(&cfg_keys[i], &c->out[o], f);
+	}
+	for (int p = 0; p < c->npat; p++) {
+		fprintf(f, "\n[pattern.%s]\n", c->pat[p].name);
+		for (size_t i = 0; i < CFG_NKEYS; i++)
+			if (!strcmp(cfg_keys[i].section, CFG_PATTERN_SECTION) &&
+			    (c->pat[p].set & cfg_pattern_bit(cfg_keys[i].name)))
+				cfg_print_key(&cfg_keys[i], &c->pat[p].o, f);
+	}
+}
+
+void config_pattern_opts(const struct config *c, const char *name, struct config_pattern_opts *o)
+{
+	*o = c->patterns.o;
+	for (int i = 0; i < c->npat; i++) {
+		const struct config_pattern *p = &c->pat[i];
+		if (strcmp(p->name, name))
+			continue;
+		if (p->set & CONFIG_PAT_OUTPUT)
+			memcpy(o->output, p->o.output, sizeof(o->output));
+		if (p->set & CONFIG_PAT_CHANNEL)
+			o->channel = p->o.channel;
+		if (p->set & CONFIG_PAT_LENGTH)
+			o->length_bars = p->o.length_bars;
+		if (p->set & CONFIG_PAT_TEMPO)
+			o->tempo = p->o.tempo;
+		if (p->set & CONFIG_PAT_GROUP)
+			memcpy(o->group, p->o.group, sizeof(o->group));
 	}
 }
 

@@ -10,7 +10,9 @@
  *
  * Clock outputs are sections [output.NAME] (NAME: letters, digits, '-', '_');
  * without any, one output named "clock" exists, so the daemon is useful with
- * no file at all.
+ * no file at all.  Patterns take [patterns] settings, each of which a
+ * section [pattern.NAME] (NAME: the file name without .mid) may override for
+ * one pattern; a key it does not set stays as [patterns] says.
  */
 #ifndef PS_CONTROL_CONFIG_H
 #define PS_CONTROL_CONFIG_H
@@ -28,6 +30,8 @@
 #define CONFIG_NAME_MAX 32   /* output name, with NUL */
 #define CONFIG_PATTERNS_DIR_DEFAULT "/var/lib/phasorsync/patterns" /* patterns.dir */
 #define CONFIG_STR_MAX 128   /* port names, patterns, paths, with NUL */
+#define CONFIG_MAX_PATTERNS 64 /* [pattern.NAME] sections */
+#define CONFIG_PATTERN_NAME_MAX 64 /* pattern name, with NUL (PATTERN_NAME_MAX) */
 
 enum config_midi_backend {
 	CONFIG_MIDI_AUTO = 0,   /* ALSA if /dev/snd/seq exists, else dump */
@@ -41,6 +45,29 @@ struct config_output {
 	char port[CONFIG_STR_MAX];       /* our port's name ("" = the output name) */
 	char connect[CONFIG_STR_MAX];    /* auto-connect to peers matching this ("" = none) */
 	struct clk_output_cfg clk;       /* pulse grid, offset, swing, transport flags */
+};
+
+/* What a pattern plays with: [patterns], or a [pattern.NAME] override. */
+struct config_pattern_opts {
+	char output[CONFIG_NAME_MAX];     /* output it plays to, "" = the first */
+	int channel;                      /* -1 = the file's channels, else 1..16 */
+	int length_bars;                  /* 0: the file's own length; else this many bars */
+	int tempo;                        /* 1: its tempo map sets the tempo; 0: ignored */
+	char group[CONFIG_NAME_MAX];      /* exclusive group ("" = none): a launch stops the
+					     others of its group at the same point */
+};
+
+/* Bits of config_pattern.set: the keys a [pattern.NAME] section set. */
+#define CONFIG_PAT_OUTPUT 0x01
+#define CONFIG_PAT_CHANNEL 0x02
+#define CONFIG_PAT_LENGTH 0x04
+#define CONFIG_PAT_TEMPO 0x08
+#define CONFIG_PAT_GROUP 0x10
+
+struct config_pattern {
+	char name[CONFIG_PATTERN_NAME_MAX]; /* from [pattern.NAME] */
+	unsigned set;                     /* CONFIG_PAT_*: the keys it set (the rest: [patterns]) */
+	struct config_pattern_opts o;     /* the values of the keys it set */
 };
 
 /* Sync pulse channels the config file can set (pulse_*, pulse2_*, pulse3_*):
@@ -109,11 +136,11 @@ struct config {
 	struct {
 		char dir[CONFIG_STR_MAX];         /* directory of .mid files, "" = no patterns */
 		char autostart[512];              /* pattern names launched at start, comma-separated */
-		char output[CONFIG_NAME_MAX];     /* output they play to, "" = the first */
-		int channel;                      /* -1 = the file's channels, else 1..16 */
 		int quantize;                     /* default launch/stop point: enum engine_when */
-		int length_bars;                  /* 0: each file's own length; else this many bars */
+		struct config_pattern_opts o;     /* every pattern's, unless [pattern.NAME] says */
 	} patterns;
+	int npat;                                       /* [pattern.NAME] sections */
+	struct config_pattern pat[CONFIG_MAX_PATTERNS]; /* in file order */
 	int nout;                                       /* outputs defined */
 	int nout_explicit;                              /* 1 once a file or --set named an output */
 	struct config_output out[CONFIG_MAX_OUTPUTS];   /* in file order */
@@ -155,6 +182,12 @@ void config_print(const struct config *c, FILE *f);
 /* config_audio - the audio engine's settings from [audio].  Context: any. */
 struct audio_cfg;
 void config_audio(const struct config *c, struct audio_cfg *a);
+
+/*
+ * config_pattern_opts - the settings pattern `name` plays with: [patterns]
+ * with what [pattern.NAME] sets over it.  Context: any.
+ */
+void config_pattern_opts(const struct config *c, const char *name, struct config_pattern_opts *o);
 
 /* config_backend_name - "auto", "alsa", ...  Context: any. */
 const char *config_backend_name(int backend);

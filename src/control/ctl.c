@@ -490,18 +490,11 @@ static const char *ctl_pat_state_name(int st)
 	return st == ENGINE_PAT_PLAYING ? "playing" : st == ENGINE_PAT_ARMED ? "armed" : "stopped";
 }
 
-/* Slot of the pattern `name` (slot i plays pats->items[i]), or -1. */
-static int ctl_pattern_slot(const struct ctl *c, const char *name)
-{
-	for (int i = 0; c->pats && i < c->eng->npat; i++)
-		if (!strcmp(c->pats->items[i]->name, name))
-			return i;
-	return -1;
-}
-
 /*
  * /phasorsync/pattern/list: the names; /phasorsync/pattern/status: per
- * pattern the pairs name, state, mute, solo, queued, loops, bars;
+ * pattern the pairs name, state, mute, solo, queued, loops, bars, output,
+ * channel (0 = the file's own), tempo (1 = its tempo map sets the tempo),
+ * group ("" = none); both in name order;
  * /phasorsync/pattern/NAME/launch|stop [now|beat|bar] (default
  * patterns.quantize), /phasorsync/pattern/NAME/mute|solo 0|1.
  */
@@ -523,19 +516,26 @@ static int ctl_pattern(struct osc_req *req)
 			return 0;
 		if (!(m = lo_message_new()))
 			return 0;
-		for (int i = 0; c->pats && i < c->eng->npat; i++) {
+		int slots[ENGINE_MAX_PATTERNS], n = c->lib ? patlib_sorted(c->lib, slots) : 0;
+		for (int k = 0; k < n; k++) {
+			int i = slots[k];
 			const struct engine_pat_status *ps = &c->eng->pat_status[i];
+			const struct config_pattern_opts *o = &c->lib->opts[i];
 			if (!status) {
-				lo_message_add_string(m, c->pats->items[i]->name);
+				lo_message_add_string(m, c->lib->name[i]);
 				continue;
 			}
-			ctl_kv_s(m, "name", c->pats->items[i]->name);
+			ctl_kv_s(m, "name", c->lib->name[i]);
 			ctl_kv_s(m, "state", ctl_pat_state_name(atomic_load(&ps->state)));
 			ctl_kv_i(m, "mute", atomic_load(&ps->mute));
 			ctl_kv_i(m, "solo", atomic_load(&ps->solo));
 			ctl_kv_i(m, "queued", atomic_load(&ps->queued));
 			ctl_kv_i(m, "loops", (int64_t)atomic_load(&ps->loops));
-			ctl_kv_i(m, "bars", c->pats->items[i]->bars);
+			ctl_kv_i(m, "bars", c->lib->pat[i]->bars);
+			ctl_kv_s(m, "output", c->cfg->out[c->lib->table.slot[i].out].name);
+			ctl_kv_i(m, "channel", o->channel > 0 ? o->channel : 0);
+			ctl_kv_i(m, "tempo", o->tempo);
+			ctl_kv_s(m, "group", o->group);
 		}
 		osc_send(req->srv, req->from, req->path, m);
 		lo_message_free(m);
@@ -547,7 +547,7 @@ static int ctl_pattern(struct osc_req *req)
 	memcpy(name, rest, (size_t)(slash - rest));
 	name[slash - rest] = '\0';
 	action = slash + 1;
-	slot = ctl_pattern_slot(c, name);
+	slot = c->lib ? patlib_slot(c->lib, name) : -1;
 	if (slot < 0)
 		return osc_reply_error(req, "no pattern named '%s' (see /phasorsync/pattern/list; "
 					    "patterns are the .mid files of patterns.dir)", name);

@@ -18,6 +18,7 @@
 #include "clock/timesrc.h"
 #include "control/config.h"
 #include "control/osc.h"
+#include "control/patlib.h"
 #include "engine/engine.h"
 
 #define CTL_MAX_SUBS 16
@@ -38,7 +39,7 @@ struct ctl_sub {
 
 struct ctl {
 	struct engine *eng;               /* the engine (commands, snapshot, stats) */
-	const struct pattern_set *pats;   /* loaded patterns, slot i = items[i] (NULL = none) */
+	const struct patlib *lib;         /* the patterns and their slots (NULL = none) */
 	struct timesrc *ts;               /* time source for "now" */
 	struct config *cfg;               /* running configuration (outputs by name) */
 	struct osc_server osc;            /* the OSC server */

@@ -31,6 +31,7 @@
 #include "control/config.h"
 #include "control/ctl.h"
 #include "control/log.h"
+#include "control/patlib.h"
 #include "control/sdnotify.h"
 #include "engine/engine.h"
 #include "engine/pattern.h"
@@ -45,6 +46,13 @@
 
 #define DAEMON_TICK_NS INT64_C(100000000)      /* control housekeeping period: 100 ms */
 #define DAEMON_STOP_WAIT_NS INT64_C(500000000) /* at most this for the final Stop to go out */
+#define DAEMON_HANDOVER_NS INT64_C(1000000000) /* at most this for the engine to take a pattern table */
+#define DAEMON_RENDER_TAIL_NS INT64_C(2000000000) /* --render: at most this past the end for the Stop */
+
+static int64_t daemon_max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
 #define DAEMON_POLL_MAX (4 + 8 + 2 + OSC_MAX_TCP_CLIENTS)
 
 struct daemon {
@@ -53,7 +61,7 @@ struct daemon {
 	struct config file_cfg;          /* as last loaded (to see what a reload changes) */
 	struct timesrc_posix ts;         /* the engine's clock */
 	struct engine eng;               /* the engine */
-	struct pattern_set pats;         /* loaded patterns (slot i = pats.items[i]); outlive the engine */
+	struct patlib lib;               /* the patterns the engine plays (outlive its table) */
 	struct ctl ctl;                  /* OSC API */
 	int sfd;                         /* signalfd */
 	int tick_fd;                     /* housekeeping timer */
@@ -182,11 +190,61 @@ static void daemon_apply_output(struct daemon *d, int idx, const struct clk_outp
 }
 
 /*
+ * Patterns on a reload: patterns.dir is read again with the (new) settings
+ * and the result handed to the running engine (patlib.h, engine.h
+ * ENGINE_CMD_PATTERN_TABLE): unchanged patterns play on untouched, changed
+ * ones are taken over in phase, removed ones end their notes and stop, new
+ * ones wait to be launched.  The old patterns are freed once the engine
+ * says it has let go of them; it does so within one iteration, but should
+ * it be stalled, they are kept (and further pattern reloads refused) rather
+ * than freed under it.
+ */
+static void daemon_reload_patterns(struct daemon *d)
+{
+	static struct patlib next; /* read by the engine until it acknowledges */
+	struct engine_cmd cmd = { .type = ENGINE_CMD_PATTERN_TABLE };
+	int64_t deadline = timesrc_mono_now_ns() + DAEMON_HANDOVER_NS;
+
+	if (atomic_load(&d->eng.stats.pat_table_gen) != d->lib.gen) {
+		logx(LOG_ERR, "reload: the engine has not taken the previous patterns yet; "
+			      "patterns unchanged");
+		return;
+	}
+	if (patlib_load(&next, &d->lib, &d->cfg) < 0) {
+		logx(LOG_ERR, "reload: patterns unchanged");
+		return;
+	}
+	if (patlib_same_table(&next.table, &d->lib.table)) {
+		next.gen = d->lib.gen; /* the same objects: nothing to hand over or free */
+		d->lib = next;
+		return;
+	}
+	cmd.u32 = next.gen;
+	cmd.i64 = (int64_t)(intptr_t)&next.table;
+	while (engine_post(&d->eng, &cmd) < 0 && timesrc_mono_now_ns() < deadline)
+		usleep(1000); /* ring full: the engine is draining it */
+	while (atomic_load_explicit(&d->eng.stats.pat_table_gen, memory_order_acquire) != next.gen &&
+	       timesrc_mono_now_ns() < deadline)
+		usleep(1000);
+	if (atomic_load_explicit(&d->eng.stats.pat_table_gen, memory_order_acquire) != next.gen) {
+		/* the engine may still read the old patterns: they are not freed */
+		logx(LOG_ERR, "reload: the engine did not take the new patterns within %d ms; "
+			      "the old ones are kept in memory", (int)(DAEMON_HANDOVER_NS / 1000000));
+		d->lib = next;
+		return;
+	}
+	patlib_release(&d->lib, &next);
+	d->lib = next;
+	logx(LOG_INFO, "reload: patterns handed over (%d)", d->lib.count);
+}
+
+/*
  * Reload: a valid file is applied without stopping the clock - log level,
  * the tempo and quantum if the file's values changed, and every output's
- * settings; what cannot change live (RT, MIDI backend, OSC sockets, the set
- * of outputs and their ports) is named and waits for a restart.  An invalid
- * file changes nothing.
+ * settings, and the patterns (the directory is read again); what cannot
+ * change live (RT, MIDI backend, OSC sockets, the set of outputs and their
+ * ports) is named and waits for a restart.  An invalid file changes
+ * nothing.
  */
 static int daemon_reload(void *ctx, char *err, size_t errlen)
 {
@@ -198,12 +256,6 @@ static int daemon_reload(void *ctx, char *err, size_t errlen)
 	if (daemon_load_config_why(d->opts, &next, true, err, errlen) < 0) {
 		logx(LOG_ERR, "reload rejected; the running configuration is kept");
 		return -EINVAL;
-	}
-	if (memcmp(&next.patterns, &d->file_cfg.patterns, sizeof(next.patterns))) {
-		/* the engine holds pointers into the loaded set: swapping it
-		 * needs a hand-over the engine does not have yet */
-		logx(LOG_WARNING, "reload: [patterns] changed; patterns are reloaded at the next restart");
-		next.patterns = d->cfg.patterns;
 	}
 	if (memcmp(&next.rt, &d->file_cfg.rt, sizeof(next.rt)) ||
 	    memcmp(&next.midi, &d->file_cfg.midi, sizeof(next.midi)) ||
@@ -234,6 +286,7 @@ static int daemon_reload(void *ctx, char *err, size_t errlen)
 	}
 	d->cfg = next;
 	daemon_apply_log_level(d->opts, &d->cfg);
+	daemon_reload_patterns(d);
 	logx(LOG_NOTICE, "configuration reloaded");
 	return 0;
 }
@@ -449,70 +502,8 @@ static void daemon_engine_cfg(const struct config *c, struct engine_cfg *e)
 	e->follow_stop_on_loss = c->follow.stop_on_loss != 0;
 }
 
-static void daemon_pattern_err_cb(void *ctx, const char *file, const struct smf_error *err)
-{
-	(void)ctx;
-	logx(LOG_WARNING, "patterns: %s skipped: %s", file, err && err->msg[0] ? err->msg : "cannot load");
-}
-
-/*
- * Load [patterns] dir into `set` and give the engine its slots (the first
- * ENGINE_MAX_PATTERNS by name), all on patterns.output.  A missing or
- * unreadable directory is a warning: the daemon runs without patterns.
- */
-static void daemon_load_patterns(const struct config *c, struct pattern_set *set,
-				 struct engine_cfg *e)
-{
-	struct pattern_opts po;
-	int out = 0, r;
-
-	memset(set, 0, sizeof(*set));
-	e->npat = 0;
-	if (!c->patterns.dir[0])
-		return;
-	for (int i = 0; i < c->nout; i++)
-		if (c->patterns.output[0] && !strcmp(c->out[i].name, c->patterns.output))
-			out = i;
-	pattern_opts_defaults(&po);
-	po.channel = c->patterns.channel > 0 ? c->patterns.channel - 1 : -1;
-	po.length_bars = c->patterns.length_bars;
-	r = pattern_dir_load(c->patterns.dir, &po, NULL, set, daemon_pattern_err_cb, NULL);
-	if (r < 0) {
-		/* the default directory may simply not exist yet: not worth a warning */
-		bool dflt = r == -ENOENT && !strcmp(c->patterns.dir, CONFIG_PATTERNS_DIR_DEFAULT);
-		logx(dflt ? LOG_INFO : LOG_WARNING, "patterns: cannot read %s: %s; running without patterns",
-		     c->patterns.dir, strerror(-r));
-		return;
-	}
-	if (set->count > 0 && c->nout == 0) {
-		logx(LOG_WARNING, "patterns: no output defined to play them; running without patterns");
-		return;
-	}
-	if (set->count > ENGINE_MAX_PATTERNS)
-		logx(LOG_WARNING, "patterns: %u files in %s, only the first %d (by name) are playable",
-		     set->count, c->patterns.dir, ENGINE_MAX_PATTERNS);
-	for (uint32_t i = 0; i < set->count && i < ENGINE_MAX_PATTERNS; i++) {
-		e->pat[i] = set->items[i];
-		e->pat_out[i] = out;
-		e->npat++;
-	}
-	logx(LOG_INFO, "patterns: %d loaded from %s, playing to output %s", e->npat, c->patterns.dir,
-	     c->nout > 0 ? c->out[out].name : "-");
-}
-
-/* Slot of the pattern called `name` (the engine's slot table mirrors the
- * set's order), or -1. */
-static int daemon_pattern_slot(const struct pattern_set *set, int npat, const char *name)
-{
-	for (int i = 0; i < npat; i++)
-		if (!strcmp(set->items[i]->name, name))
-			return i;
-	return -1;
-}
-
 /* Launch patterns.autostart's patterns (they start with the transport). */
-static void daemon_autostart(struct engine *eng, const struct config *c,
-			     const struct pattern_set *set)
+static void daemon_autostart(struct engine *eng, const struct config *c, const struct patlib *lib)
 {
 	char list[sizeof(c->patterns.autostart)], *save = NULL;
 
@@ -526,7 +517,7 @@ static void daemon_autostart(struct engine *eng, const struct config *c,
 			*--end = 0;
 		if (!*tok)
 			continue;
-		slot = daemon_pattern_slot(set, eng->npat, tok);
+		slot = patlib_slot(lib, tok);
 		if (slot < 0) {
 			logx(LOG_WARNING, "patterns.autostart: no pattern '%s' in %s", tok,
 			     c->patterns.dir[0] ? c->patterns.dir : "(patterns.dir is empty)");
@@ -759,13 +750,15 @@ int daemon_run(const struct daemon_opts *o)
 		if (d->nsvc < 0)
 			d->nsvc = 0;
 	}
-	daemon_load_patterns(&d->cfg, &d->pats, &ecfg);
+	if (patlib_load(&d->lib, NULL, &d->cfg) < 0)
+		goto out_midi;
+	ecfg.pats = d->lib.table;
 	r = engine_init(&d->eng, &d->ts.base, d->mb, &ecfg);
 	if (r < 0) {
 		logx(LOG_ERR, "engine: %s", strerror(-r));
 		goto out_midi;
 	}
-	d->ctl.pats = &d->pats;
+	d->ctl.lib = &d->lib;
 	_Static_assert(sizeof(scfg.bind) == sizeof(d->cfg.osc.bind), "bind buffers differ");
 	memcpy(scfg.bind, d->cfg.osc.bind, sizeof(scfg.bind));
 	scfg.port = d->cfg.osc.port;
@@ -794,7 +787,7 @@ int daemon_run(const struct daemon_opts *o)
 	d->ctl.mlocked = d->cfg.rt.mlock && st.mlocked;
 	if (rt_status_warning(&st, d->cfg.rt.priority, warn, sizeof(warn)) > 0)
 		logx(LOG_WARNING, "%s", warn);
-	daemon_autostart(&d->eng, &d->cfg, &d->pats);
+	daemon_autostart(&d->eng, &d->cfg, &d->lib);
 	if (d->cfg.clock.start)
 		daemon_post(d, ENGINE_CMD_START, ENGINE_WHEN_NOW, 0);
 	logx(LOG_NOTICE, "running: rt: %s (SCHED_FIFO priority %d), memory locked: %s, "
@@ -830,7 +823,7 @@ out_midi:
 		d->mb->ops->close(d->mb);
 	}
 out_ts:
-	pattern_set_free(&d->pats); /* the engine thread has ended */
+	patlib_release(&d->lib, NULL); /* the engine thread has ended */
 	timesrc_posix_close(&d->ts);
 out_fds:
 	if (d->tick_fd >= 0)
@@ -868,13 +861,14 @@ int daemon_render(const struct daemon_opts *o, int64_t duration_ns, const char *
 	static struct midi_auto ma;
 	static struct audio_engine ae;
 	static struct audio_wav wav;
-	static struct pattern_set pats;
+	static struct patlib lib;
 	struct engine_cfg ecfg;
 	struct audio_cfg acfg;
 	struct midi_backend *mb;
 	char err[CONFIG_ERR_MAX];
 	const int64_t step = INT64_C(10000000); /* drain the dump every 10 ms of virtual time */
-	bool audio = audio_path != NULL, failed = false;
+	bool audio = audio_path != NULL, failed = false, stopping = false;
+	int64_t stop_at, end;
 	int r;
 
 	if (daemon_load_config(o, &cfg, true) < 0)
@@ -886,12 +880,16 @@ int daemon_render(const struct daemon_opts *o, int64_t duration_ns, const char *
 	if (daemon_open_midi(&ma, &cfg, &ecfg, daemon_render_clock, &vt.base) < 0)
 		return 1;
 	mb = midi_auto_backend(&ma);
-	daemon_load_patterns(&cfg, &pats, &ecfg);
+	if (patlib_load(&lib, NULL, &cfg) < 0) {
+		mb->ops->close(mb);
+		return 1;
+	}
+	ecfg.pats = lib.table;
 	r = engine_init(&eng, &vt.base, mb, &ecfg);
 	if (r < 0) {
 		logx(LOG_ERR, "engine: %s", strerror(-r));
 		mb->ops->close(mb);
-		pattern_set_free(&pats);
+		patlib_release(&lib, NULL);
 		return 1;
 	}
 	if (audio) {
@@ -903,27 +901,53 @@ int daemon_render(const struct daemon_opts *o, int64_t duration_ns, const char *
 				   &ae, err, sizeof(err)) < 0) {
 			logx(LOG_ERR, "audio: %s", err);
 			mb->ops->close(mb);
+			patlib_release(&lib, NULL);
 			return 1;
 		}
 	}
-	daemon_autostart(&eng, &cfg, &pats);
+	daemon_autostart(&eng, &cfg, &lib);
 	if (cfg.clock.start) {
 		struct engine_cmd c = { .type = ENGINE_CMD_START, .u32 = ENGINE_WHEN_NOW };
 		engine_post(&eng, &c);
 	}
-	eng.emit_limit = duration_ns; /* nothing due at or after the end */
-	for (int64_t t = step;; t += step) {
-		int64_t until = t < duration_ns ? t : duration_ns;
+	/* The render ends as real time ends at SIGTERM: a Stop posted a
+	 * lookahead before the end stops the transport on the first tick at or
+	 * after it, with explicit note-offs for the notes sounding there, so no
+	 * note is left hanging; those go out past the end (bounded).  Without
+	 * a transport playing, nothing due at or after the end goes out. */
+	stop_at = daemon_max64(duration_ns - cfg.clock.lookahead_us * 1000, 1);
+	end = duration_ns;
+	eng.emit_limit = duration_ns;
+	for (int64_t t = 0; !failed;) {
+		int64_t until = t + step;
+		struct clk_snapshot snap;
+		if (!stopping && until > stop_at)
+			until = stop_at;
+		if (until > end)
+			until = end;
 		engine_run_until(&eng, until);
-		if (audio && audio_wav_render_until(&wav, until) < 0) {
+		if (audio && until <= duration_ns && audio_wav_render_until(&wav, until) < 0) {
 			logx(LOG_ERR, "audio: cannot write %s: %s", audio_path, strerror(errno));
 			failed = true;
-			break;
 		}
 		if (ma.kind == MIDI_AUTO_DUMP)
 			midi_dump_drain(&ma.u.dump);
 		rtlog_drain(&eng.log, daemon_rtlog_sink, NULL);
-		if (until == duration_ns)
+		t = until;
+		if (!engine_snapshot(&eng, &snap))
+			continue; /* cannot happen on the engine's own thread */
+		if (!stopping && t >= stop_at) {
+			stopping = true;
+			if (snap.transport == CLK_PLAYING || atomic_load(&eng.stats.sounding) > 0) {
+				struct engine_cmd c = { .type = ENGINE_CMD_STOP };
+				engine_post(&eng, &c);
+				eng.emit_limit = INT64_MAX;
+				end = duration_ns + DAEMON_RENDER_TAIL_NS;
+			}
+		}
+		if (t >= end || (stopping && t >= duration_ns && snap.transport == CLK_STOPPED &&
+				 atomic_load(&eng.stats.queued) == 0 &&
+				 atomic_load(&eng.stats.sounding) == 0 && t > tl_time_at(&snap.tl, snap.play_until)))
 			break;
 	}
 	if (audio && wav.base.ops->close(&wav.base) < 0 && !failed) { /* finishes the header */
@@ -931,7 +955,7 @@ int daemon_render(const struct daemon_opts *o, int64_t duration_ns, const char *
 		failed = true;
 	}
 	mb->ops->close(mb);
-	pattern_set_free(&pats);
+	patlib_release(&lib, NULL);
 	if (failed) {
 		logx(LOG_ERR, "render failed after %.3f of %.3f s", timesrc_now_ns(&vt.base) / 1e9,
 		     duration_ns / 1e9);

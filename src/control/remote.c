@@ -56,7 +56,8 @@ void remote_usage(FILE *f)
 		"  output NAME SETTING [VALUE] show or set an output setting: enable, offset (ms),\n"
 		"                              swing (%%), swing_unit, ppqn, clock_while_stopped,\n"
 		"                              transport, spp\n"
-		"  pattern list | status       pattern names; per pattern state, mute, solo, loops\n"
+		"  pattern list | status       pattern names; per pattern state, mute, solo, loops,\n"
+		"                              output, channel, tempo, group (--json: a line each)\n"
 		"  pattern NAME launch|stop [now|beat|bar]\n"
 		"                              launch (or restart) / stop a pattern, quantized\n"
 		"                              (default patterns.quantize)\n"
@@ -205,7 +206,10 @@ static int remote_when(const char *s)
 	return -1;
 }
 
-static void remote_print_status(struct remote *r)
+/* The reply's key/value pairs: one JSON object per line, or aligned lines.
+ * With `split`, a pair with that key starts a new record (one per pattern:
+ * a JSON object each, a blank line between them in text). */
+static void remote_print_pairs(struct remote *r, const char *split)
 {
 	lo_message m = r->reply;
 	int argc = lo_message_get_argc(m);
@@ -213,9 +217,12 @@ static void remote_print_status(struct remote *r)
 	lo_arg **argv = lo_message_get_argv(m);
 
 	if (r->json) {
+		if (argc < 2)
+			return;
 		printf("{");
 		for (int i = 0; i + 1 < argc; i += 2) {
-			printf("%s\"%s\":", i ? "," : "", osc_str(argv[i]));
+			bool next = i && split && !strcmp(osc_str(argv[i]), split);
+			printf("%s\"%s\":", next ? "}\n{" : i ? "," : "", osc_str(argv[i]));
 			switch (types[i + 1]) {
 			case 's': printf("\"%s\"", osc_str(argv[i + 1])); break;
 			case 'f': printf("%.6g", osc_f32(argv[i + 1])); break;
@@ -228,6 +235,8 @@ static void remote_print_status(struct remote *r)
 		return;
 	}
 	for (int i = 0; i + 1 < argc; i += 2) {
+		if (i && split && !strcmp(osc_str(argv[i]), split))
+			printf("\n");
 		printf("%-18s ", osc_str(argv[i]));
 		switch (types[i + 1]) {
 		case 's': printf("%s\n", osc_str(argv[i + 1])); break;
@@ -299,7 +308,7 @@ static int remote_dispatch(struct remote *r, int argc, char **argv)
 		}
 		st = remote_call(r, "/phasorsync/status", lo_message_new(), "/phasorsync/status");
 		if (st == REMOTE_EXIT_OK)
-			remote_print_status(r);
+			remote_print_pairs(r, NULL);
 		return st;
 	}
 	if (!strcmp(cmd, "tempo") || !strcmp(cmd, "quantum")) {
@@ -395,7 +404,7 @@ static int remote_dispatch(struct remote *r, int argc, char **argv)
 			if (st != REMOTE_EXIT_OK)
 				return st;
 			if (argv[1][0] == 's') {
-				remote_print_status(r); /* name, state, ... repeated per pattern */
+				remote_print_pairs(r, "name"); /* name, state, ... per pattern */
 			} else {
 				lo_arg **a = lo_message_get_argv(r->reply);
 				int n = lo_message_get_argc(r->reply);

@@ -40,6 +40,7 @@
 #define ENG_NONE (-2)     /* eng_next_event: nothing pending */
 #define ENG_TQ (-1)       /* eng_next_event: the one-shot queue head */
 #define ENG_PAT(i) (-3 - (i)) /* eng_next_event: pattern slot i (and back) */
+#define ENG_TEMPO(i) (-40 - (i)) /* eng_next_event: slot i's next tempo event (and back) */
 #define ENG_SPP_MAX 16383
 
 static int64_t eng_max64(int64_t a, int64_t b) RT_SAFE
@@ -70,6 +71,19 @@ void engine_cfg_defaults(struct engine_cfg *cfg)
 	};
 }
 
+/* A pattern table is valid when every slot in use that has a pattern plays
+ * to an existing output and names a group >= 0. */
+static int eng_pat_table_check(const struct engine_pat_table *t, int nout) RT_SAFE
+{
+	if (t->n < 0 || t->n > ENGINE_MAX_PATTERNS)
+		return -EINVAL;
+	for (int i = 0; i < t->n; i++)
+		if (t->slot[i].pat && (t->slot[i].out < 0 || t->slot[i].out >= nout ||
+				       t->slot[i].group < 0))
+			return -EINVAL;
+	return 0;
+}
+
 static int engine_cfg_check(const struct engine_cfg *c, const struct midi_backend *midi)
 {
 	char err[160];
@@ -82,12 +96,7 @@ static int engine_cfg_check(const struct engine_cfg *c, const struct midi_backen
 	for (int i = 0; i < c->nout; i++)
 		if (clk_output_cfg_check(&c->out[i], c->lookahead_ns, err, sizeof(err)) < 0)
 			return -EINVAL;
-	if (c->npat < 0 || c->npat > ENGINE_MAX_PATTERNS)
-		return -EINVAL;
-	for (int i = 0; i < c->npat; i++)
-		if (!c->pat[i] || c->pat_out[i] < 0 || c->pat_out[i] >= c->nout)
-			return -EINVAL;
-	return 0;
+	return eng_pat_table_check(&c->pats, c->nout);
 }
 
 static void eng_publish(struct engine *e) RT_SAFE
@@ -197,17 +206,25 @@ int engine_init(struct engine *e, struct timesrc *ts, struct midi_backend *midi,
 	atomic_init(&e->stats.sounding, 0);
 	atomic_init(&e->stats.notes_refused, 0);
 	atomic_init(&e->stats.notes_at_loss, 0);
+	atomic_init(&e->stats.pat_table_gen, 0);
+	atomic_init(&e->stats.pat_tempos, 0);
 	memset(e->lost_notes, 0, sizeof e->lost_notes);
 	notetrack_init(&e->nt);
-	e->npat = cfg->npat;
+	e->emitted_to = INT64_MIN;
+	e->npat = cfg->pats.n;
 	for (int i = 0; i < ENGINE_MAX_PATTERNS; i++) {
+		const struct engine_pat_slot *ps = &cfg->pats.slot[i];
+		bool used = i < cfg->pats.n && ps->pat;
 		e->pat[i] = (struct engine_pattern){
-			.pat = i < cfg->npat ? cfg->pat[i] : NULL,
-			.out = i < cfg->npat ? cfg->pat_out[i] : 0,
+			.pat = used ? ps->pat : NULL,
+			.out = used ? ps->out : 0,
+			.group = used ? ps->group : 0,
+			.tempo = used && ps->tempo,
 			.state = ENGINE_PAT_STOPPED,
 			.chg_pos = INT64_MAX,
 			.rel_pos = INT64_MAX,
 			.last_loop = INT64_MIN,
+			.tpos = INT64_MAX,
 		};
 		atomic_init(&e->pat_status[i].state, ENGINE_PAT_STOPPED);
 		atomic_init(&e->pat_status[i].mute, false);
@@ -281,6 +298,16 @@ static int64_t eng_min_offset_ns(const struct engine *e) RT_SAFE
 
 	for (int i = 0; i < e->nout; i++)
 		m = eng_min64(m, eng_offset_ns(e, i));
+	return m;
+}
+
+/* Most positive output offset (0 if none is positive). */
+static int64_t eng_max_offset_ns(const struct engine *e) RT_SAFE
+{
+	int64_t m = 0;
+
+	for (int i = 0; i < e->nout; i++)
+		m = eng_max64(m, eng_offset_ns(e, i));
 	return m;
 }
 
@@ -464,6 +491,7 @@ static void eng_pat_change(struct engine *e, int i, int64_t pos, int next, int64
 	s->chg_next = next;
 	s->chg_origin = origin;
 	s->chg_from = eng_max64(from, pos);
+	s->tchg_done = false;
 	eng_pat_publish(e, i);
 }
 
@@ -523,6 +551,140 @@ static uint32_t eng_end_notes(struct engine *e, const struct notetrack_filter *f
 	return total;
 }
 
+/* ---- a pattern's tempo map (engine_pattern.tempo) -----------------------
+ *
+ * Tempo events play on the timeline like notes, at loop start + pos, but
+ * are set on the timeline *ahead* of their position: `lead` before it, as
+ * far ahead as the audio thread renders and the most negative output
+ * offset reaches, so that nothing at or after the position has been
+ * computed with the old tempo.  A change set ahead is a pending change at
+ * its exact position (earlier positions keep their times).  The timeline
+ * holds one pending change; when another is still pending before the
+ * position, the event waits until everything before it is handed out
+ * (time + the most positive offset), which commits the earlier one safely.
+ * A launch first sets the tempo in force at its starting point.
+ */
+
+/* First index of p->tempo whose position is after `rel`. */
+static uint32_t eng_tempo_upper(const struct pattern *p, int64_t rel) RT_SAFE
+{
+	uint32_t lo = 0, hi = p->ntempo;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (p->tempo[mid].pos <= rel)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The tempo in force at `from` in a play looping from `origin`: the last
+ * tempo event at or before it in its loop; before the loop's first, the
+ * loop's last (what the previous loop leaves in force).  ntempo > 0. */
+static int64_t eng_tempo_at(const struct pattern *p, int64_t origin, int64_t from) RT_SAFE
+{
+	int64_t l = tl_grid_floor(eng_max64(from, origin), origin, p->length);
+	uint32_t k = eng_tempo_upper(p, eng_max64(from, origin) - l);
+
+	return p->tempo[k ? k - 1 : p->ntempo - 1].bpm_micro;
+}
+
+/* Step slot s's tempo cursor to its next event (tnext, tloop). */
+static void eng_tempo_advance(struct engine_pattern *s) RT_SAFE
+{
+	const struct pattern *p = s->pat;
+
+	s->tpos = s->tloop + p->tempo[s->tnext].pos;
+	s->tbpm = p->tempo[s->tnext].bpm_micro;
+	if (++s->tnext == p->ntempo) {
+		s->tnext = 0;
+		s->tloop += p->length;
+	}
+}
+
+/* Point slot s's tempo cursor at the first tempo event after `from` in a
+ * play looping from `origin` (the one in force at `from` is the launch's). */
+static void eng_tempo_seek(struct engine_pattern *s, int64_t origin, int64_t from) RT_SAFE
+{
+	const struct pattern *p = s->pat;
+	int64_t l;
+
+	s->tpos = INT64_MAX;
+	if (!p || p->ntempo == 0)
+		return;
+	from = eng_max64(from, origin);
+	l = tl_grid_floor(from, origin, p->length);
+	s->tnext = eng_tempo_upper(p, from - l);
+	s->tloop = l;
+	if (s->tnext == p->ntempo) {
+		s->tnext = 0;
+		s->tloop += p->length;
+	}
+	eng_tempo_advance(s);
+}
+
+/* Slot i's next tempo item: the current play's next event before any
+ * pending change, else the starting tempo of a pending launch.  *launch
+ * tells which.  False when none (tempo off, following, no tempo map). */
+static bool eng_tempo_peek(const struct engine *e, int i, int64_t *pos, int64_t *bpm,
+			   bool *launch) RT_SAFE
+{
+	const struct engine_pattern *s = &e->pat[i];
+
+	if (!s->tempo || e->follow || !s->pat || s->pat->ntempo == 0)
+		return false;
+	*launch = false;
+	if (s->state == ENGINE_PAT_PLAYING && s->tpos < s->chg_pos) {
+		*pos = s->tpos;
+		*bpm = s->tbpm;
+		return true;
+	}
+	if (s->chg_pos != INT64_MAX && s->chg_next == ENGINE_PAT_PLAYING && !s->tchg_done) {
+		*launch = true;
+		*pos = s->chg_from;
+		*bpm = eng_tempo_at(s->pat, s->chg_origin, s->chg_from);
+		return true;
+	}
+	return false;
+}
+
+/* When a tempo item at `pos` is handed out (see the model above). */
+static int64_t eng_tempo_due(const struct engine *e, int64_t pos) RT_SAFE
+{
+	if (e->tl.pending && e->tl.pend_pos < pos)
+		return tl_time_at(&e->tl, pos) + eng_max_offset_ns(e);
+	return tl_time_at(&e->tl, pos) - eng_max64(e->commit_ahead_ns, -eng_min_offset_ns(e));
+}
+
+/* Set slot i's next tempo item on the timeline: at its position, or at the
+ * first free one when the engine is late.  A change pending after it (an
+ * explicit tempo command for the next bar, say) is kept and this one
+ * dropped; the same tempo changes nothing. */
+static void eng_tempo_emit(struct engine *e, int i, int64_t now) RT_SAFE
+{
+	struct engine_pattern *s = &e->pat[i];
+	int64_t pos, bpm, p;
+	bool launch;
+
+	if (!eng_tempo_peek(e, i, &pos, &bpm, &launch))
+		return;
+	if (launch)
+		s->tchg_done = true;
+	else
+		eng_tempo_advance(s);
+	bpm = eng_min64(eng_max64(bpm, TL_BPM_MICRO_MIN), TL_BPM_MICRO_MAX); /* files may say anything */
+	p = eng_max64(pos, eng_first_free_pos(e, now));
+	if ((e->tl.pending && e->tl.pend_pos > p) || tl_bpm_at(&e->tl, p) == bpm)
+		return;
+	if (tl_set_tempo_at(&e->tl, p, bpm) == 0) {
+		e->tl_dirty = true;
+		atomic_fetch_add_explicit(&e->stats.pat_tempos, 1, memory_order_relaxed);
+		eng_note(e, ENGINE_NOTE_TEMPO, 0, tl_time_at(&e->tl, p), bpm);
+	}
+}
+
 /* Send `count` note-offs for every note of slot i the tracker holds. */
 static void eng_pat_release(struct engine *e, int i, int64_t due, int64_t now) RT_SAFE
 {
@@ -553,6 +715,9 @@ static void eng_pat_emit(struct engine *e, int i, int64_t now) RT_SAFE
 			if (s->state == ENGINE_PAT_PLAYING) {
 				pattern_cursor_init(&s->cur, s->pat, s->chg_origin, s->chg_from);
 				s->last_loop = INT64_MIN;
+				/* the starting tempo went out ahead (tchg_done); if it
+				 * did not (tempo off then), it is not due any more */
+				eng_tempo_seek(s, s->chg_origin, s->chg_from);
 			}
 		}
 		eng_pat_publish(e, i);
@@ -604,14 +769,21 @@ static int64_t eng_next_event(struct engine *e, int *out, int64_t *base) RT_SAFE
 		*out = ENG_TQ;
 	}
 	for (int i = 0; i < e->npat; i++) {
-		if (!eng_pat_peek(e, i, &pos, &ev))
-			continue;
-		b = eng_pat_time(e, e->pat[i].out, pos);
-		due = b + eng_offset_ns(e, e->pat[i].out);
-		if (due < best || (due == best && !ev && *out > ENG_PAT(0))) {
+		int64_t bpm;
+		bool launch;
+		if (eng_pat_peek(e, i, &pos, &ev)) {
+			b = eng_pat_time(e, e->pat[i].out, pos);
+			due = b + eng_offset_ns(e, e->pat[i].out);
+			if (due < best || (due == best && !ev && *out > ENG_PAT(0))) {
+				best = due;
+				*base = b;
+				*out = ENG_PAT(i);
+			}
+		}
+		/* a tempo item wins ties: it changes times after it, not at it */
+		if (eng_tempo_peek(e, i, &pos, &bpm, &launch) && (due = eng_tempo_due(e, pos)) <= best) {
 			best = due;
-			*base = b;
-			*out = ENG_PAT(i);
+			*out = ENG_TEMPO(i);
 		}
 	}
 	return best;
@@ -628,7 +800,9 @@ static void eng_emit(struct engine *e, int64_t now) RT_SAFE
 
 		if (due > horizon || out == ENG_NONE)
 			break;
-		if (out <= ENG_PAT(0)) {
+		if (out <= ENG_TEMPO(0)) {
+			eng_tempo_emit(e, ENG_TEMPO(out), now);
+		} else if (out <= ENG_PAT(0)) {
 			eng_pat_emit(e, ENG_PAT(out), now);
 		} else if (out == ENG_TQ) {
 			void *item;
@@ -648,6 +822,7 @@ static void eng_emit(struct engine *e, int64_t now) RT_SAFE
 	}
 	if (any && e->midi)
 		e->midi->ops->flush(e->midi);
+	e->emitted_to = eng_max64(e->emitted_to, horizon);
 	atomic_store_explicit(&e->stats.sounding, e->nt.sounding, memory_order_relaxed);
 }
 
@@ -1129,7 +1304,8 @@ static int eng_cmd_panic(struct engine *e, int64_t now) RT_SAFE
 	 * position - the one computed once, above: the clock moves between
 	 * two reads - and CC 123 no earlier than them (markers win ties) */
 	for (int i = 0; i < e->npat; i++)
-		eng_pat_release_from(e, i, ff);
+		if (e->pat[i].pat)
+			eng_pat_release_from(e, i, ff);
 	for (int i = 0; i < e->nout; i++) {
 		int64_t t = eng_max64(t0, eng_pat_time(e, i, ff));
 		for (uint8_t ch = 0; ch < 16; ch++) {
@@ -1166,6 +1342,18 @@ static int64_t eng_pat_point(struct engine *e, int64_t when, int64_t now) RT_SAF
 	return p;
 }
 
+/* Slot i was launched: every other launched slot of its group stops at
+ * position p (their notes end there, where i starts). */
+static void eng_pat_group_stop(struct engine *e, int i, int64_t p) RT_SAFE
+{
+	if (e->pat[i].group == 0)
+		return;
+	for (int k = 0; k < e->npat; k++)
+		if (k != i && e->pat[k].pat && e->pat[k].group == e->pat[i].group &&
+		    eng_pat_launched(&e->pat[k]))
+			eng_pat_change(e, k, p, ENGINE_PAT_STOPPED, 0, p);
+}
+
 static int eng_cmd_pattern(struct engine *e, uint32_t type, uint32_t slot, int64_t arg,
 			   int64_t now) RT_SAFE
 {
@@ -1173,7 +1361,7 @@ static int eng_cmd_pattern(struct engine *e, uint32_t type, uint32_t slot, int64
 	bool was_muted[ENGINE_MAX_PATTERNS];
 	int64_t p;
 
-	if (slot >= (uint32_t)e->npat)
+	if (slot >= (uint32_t)e->npat || !e->pat[slot].pat)
 		return -ENOENT;
 	s = &e->pat[slot];
 	switch (type) {
@@ -1187,11 +1375,14 @@ static int eng_cmd_pattern(struct engine *e, uint32_t type, uint32_t slot, int64
 			else if (s->state == ENGINE_PAT_STOPPED)
 				s->state = ENGINE_PAT_ARMED;
 			eng_pat_publish(e, (int)slot);
+			eng_pat_group_stop(e, (int)slot, eng_first_free_pos(e, now));
 			return 0;
 		}
-		/* playing already: a switch - its notes end there and it restarts */
+		/* playing already: a relaunch restarts it - its notes end there -
+		 * and the others of its group stop at the same point (a switch) */
 		p = eng_pat_point(e, arg, now);
 		eng_pat_change(e, (int)slot, p, ENGINE_PAT_PLAYING, p, p);
+		eng_pat_group_stop(e, (int)slot, p);
 		return 0;
 	case ENGINE_CMD_PATTERN_STOP:
 		if (arg < ENGINE_WHEN_NOW || arg > ENGINE_WHEN_BAR)
@@ -1221,9 +1412,6 @@ static int eng_cmd_pattern(struct engine *e, uint32_t type, uint32_t slot, int64
 	}
 }
 
-/* The output's port lost its peer: sending there fails, so its notes are
- * forgotten, not ended (the device that comes back starts silent or gets
- * a panic); patterns on it keep playing into the void. */
 /* The first free instant of output `out` (as its patterns would play
  * there) as a due time; it becomes committed. */
 static int64_t eng_out_free_due(struct engine *e, int out, int64_t now) RT_SAFE
@@ -1288,6 +1476,83 @@ static int eng_cmd_output_back(struct engine *e, uint32_t out, int64_t now) RT_S
 	return 0;
 }
 
+/* Whether two pattern names are the same (no libc on the RT path). */
+static bool eng_same_name(const char *a, const char *b) RT_SAFE
+{
+	size_t i = 0;
+
+	while (a[i] && a[i] == b[i])
+		i++;
+	return a[i] == b[i];
+}
+
+/*
+ * A new pattern table (a reload).  Slots whose pattern and output stay keep
+ * playing untouched (a changed group or tempo flag applies at once).  A
+ * slot given a new version of its pattern (the same name) ends its notes at
+ * the first free instant and plays the new one on from there, in the same
+ * phase (same loop origin); its state, pending change, mute and solo stay.
+ * A slot emptied, or given a pattern of another name, ends its notes and
+ * starts afresh (stopped).  Afterwards the engine holds no pointer to a
+ * pattern the table does not name, which stats.pat_table_gen tells the
+ * caller.
+ */
+static int eng_cmd_pat_table(struct engine *e, const struct engine_pat_table *t, uint32_t gen,
+			     int64_t now) RT_SAFE
+{
+	const struct engine_pat_slot none = { 0 };
+	int n;
+	bool sent = false;
+
+	if (!t || eng_pat_table_check(t, e->nout) < 0)
+		return -EINVAL;
+	n = t->n > e->npat ? t->n : e->npat;
+	for (int i = 0; i < n; i++) {
+		const struct engine_pat_slot *ns = i < t->n ? &t->slot[i] : &none;
+		struct engine_pattern *s = &e->pat[i];
+		struct notetrack_filter f = { .out = s->out, .channel = NOTETRACK_ANY, .owner = i };
+		int64_t ff;
+
+		if (ns->pat == s->pat && (!ns->pat || ns->out == s->out)) {
+			s->group = ns->group;
+			s->tempo = ns->tempo;
+			continue;
+		}
+		if (s->pat && notetrack_count(&e->nt, &f) > 0) {
+			eng_end_notes(e, &f, eng_out_free_due(e, s->out, now), now, NULL);
+			sent = true;
+		}
+		if (!ns->pat || !s->pat || !eng_same_name(s->pat->name, ns->pat->name)) {
+			*s = (struct engine_pattern){
+				.state = ENGINE_PAT_STOPPED,
+				.chg_pos = INT64_MAX,
+				.rel_pos = INT64_MAX,
+				.last_loop = INT64_MIN,
+				.tpos = INT64_MAX,
+			};
+			atomic_store_explicit(&e->pat_status[i].loops, 0, memory_order_relaxed);
+		}
+		if (ns->pat) {
+			s->pat = ns->pat;
+			s->out = ns->out;
+			s->group = ns->group;
+			s->tempo = ns->tempo;
+			ff = eng_first_free_pos(e, now);
+			if (s->state == ENGINE_PAT_PLAYING) {
+				pattern_cursor_init(&s->cur, s->pat, s->cur.origin, ff);
+				eng_tempo_seek(s, s->cur.origin, ff);
+			}
+		}
+		eng_pat_publish(e, i);
+	}
+	e->npat = t->n;
+	if (sent && e->midi)
+		e->midi->ops->flush(e->midi);
+	atomic_store_explicit(&e->stats.sounding, e->nt.sounding, memory_order_relaxed);
+	atomic_store_explicit(&e->stats.pat_table_gen, gen, memory_order_release);
+	return 0;
+}
+
 static void eng_exec(struct engine *e, const struct engine_cmd *c, int64_t now) RT_SAFE
 {
 	int r = 0;
@@ -1319,6 +1584,9 @@ static void eng_exec(struct engine *e, const struct engine_cmd *c, int64_t now) 
 		break;
 	case ENGINE_CMD_OUTPUT_LOST: r = eng_cmd_output_lost(e, c->u32, now); break;
 	case ENGINE_CMD_OUTPUT_BACK: r = eng_cmd_output_back(e, c->u32, now); break;
+	case ENGINE_CMD_PATTERN_TABLE:
+		r = eng_cmd_pat_table(e, (const struct engine_pat_table *)(intptr_t)c->i64, c->u32, now);
+		break;
 	default:
 		r = -ENOSYS;
 		RTLOG(&e->log, LOG_ERR, now, "engine: unknown command %" PRId64, (int64_t)c->type);
@@ -1353,7 +1621,12 @@ int engine_step(struct engine *e) RT_SAFE
 	}
 	eng_input(e, now);
 	eng_emit(e, now);
-	if (e->tl.pending && tl_time_at(&e->tl, e->tl.pend_pos) <= e->committed_t) {
+	/* a pending change becomes the anchor once an event at or after it is
+	 * handed out and every output has handed out everything before it:
+	 * positions before an anchor are extrapolated at its (new) tempo, so an
+	 * output with a positive offset must be past it too */
+	if (e->tl.pending && tl_time_at(&e->tl, e->tl.pend_pos) + eng_max_offset_ns(e) <=
+				     eng_min64(e->committed_t, e->emitted_to)) {
 		tl_commit(&e->tl, e->tl.pend_pos);
 		cmds = true;
 	}

@@ -79,6 +79,10 @@ enum engine_cmd_type {
 					 * and remember them for ENGINE_CMD_OUTPUT_BACK */
 	ENGINE_CMD_OUTPUT_BACK = 16,    /* u32: output whose port got a peer (again): note-offs for
 					 * the notes remembered at a loss that are not sounding now */
+	ENGINE_CMD_PATTERN_TABLE = 17,  /* i64: const struct engine_pat_table * (the caller's, read
+					 * during the command only); u32: generation, published in
+					 * stats.pat_table_gen once applied: the engine then holds no
+					 * pointer to a pattern the table does not name */
 };
 
 /* Pattern slot states. */
@@ -160,6 +164,8 @@ struct engine_stats {
 	_Atomic uint32_t sounding;                      /* pattern note-ons handed out, not yet ended */
 	_Atomic uint64_t notes_refused;                 /* note-ons not sent: tracker full */
 	_Atomic uint64_t notes_at_loss;                 /* notes sounding when an output lost a peer */
+	_Atomic uint32_t pat_table_gen;                 /* generation of the last pattern table applied */
+	_Atomic uint64_t pat_tempos;                    /* tempo changes made by patterns' tempo maps */
 };
 
 /* What the control side can read of a pattern slot (written by the engine). */
@@ -172,6 +178,22 @@ struct engine_pat_status {
 	_Atomic uint64_t loops;    /* loop starts played */
 };
 
+/* What a pattern slot plays: the engine's configuration of one slot, set at
+ * init (engine_cfg.pats) or swapped in while running (ENGINE_CMD_PATTERN_TABLE). */
+struct engine_pat_slot {
+	const struct pattern *pat; /* what it plays (not owned; NULL = an empty slot) */
+	int out;                   /* output index: port, offset, swing */
+	int group;                 /* 0: none; slots of one group > 0 play one at a time (a launch
+				      stops the others at the same point: a pattern switch) */
+	bool tempo;                /* the pattern's Set Tempo events set the tempo while it plays
+				      (ignored while following an external clock) */
+};
+
+struct engine_pat_table {
+	int n;                                          /* slots in use, 0..ENGINE_MAX_PATTERNS */
+	struct engine_pat_slot slot[ENGINE_MAX_PATTERNS]; /* slot i */
+};
+
 struct engine_cfg {
 	int64_t lookahead_ns;                        /* 0 = direct output, else scheduled */
 	int64_t bpm_micro;                           /* initial tempo */
@@ -182,9 +204,8 @@ struct engine_cfg {
 	int follow_port;                             /* backend input port of the external clock, -1 = none */
 	bool follow;                                 /* start in follower mode */
 	bool follow_stop_on_loss;                    /* clock loss stops the transport (else free-run) */
-	int npat;                                    /* pattern slots in use */
-	const struct pattern *pat[ENGINE_MAX_PATTERNS]; /* slot i plays this (not owned; outlives the engine) */
-	int pat_out[ENGINE_MAX_PATTERNS];            /* ... to this output index */
+	struct engine_pat_table pats;                /* pattern slots (patterns not owned; they
+							outlive the engine or its next table) */
 };
 
 /*
@@ -194,11 +215,15 @@ struct engine_cfg {
  * start/stop/locate) is a pending change at a position: when playback
  * reaches it, the slot's sounding notes are released with explicit
  * note-offs, then the slot takes `chg_next`.  Immediate releases (mute,
- * solo, panic) are a release marker at `rel_pos`.
+ * solo, panic) are a release marker at `rel_pos`.  With `tempo`, the
+ * pattern's tempo map is a fourth kind of item (tpos/tbpm), set on the
+ * timeline ahead of its position (docs/adr/0010-pattern-playback.md).
  */
 struct engine_pattern {
-	const struct pattern *pat;   /* what it plays (immutable, not owned) */
+	const struct pattern *pat;   /* what it plays (immutable, not owned); NULL = empty slot */
 	int out;                     /* output index (port, offset, swing) */
+	int group;                   /* exclusive group, 0 = none */
+	bool tempo;                  /* follow the pattern's tempo map */
 	int state;                   /* enum engine_pat_state */
 	struct pattern_cursor cur;   /* next event, while PLAYING */
 	int64_t chg_pos;             /* position of the pending change, INT64_MAX = none */
@@ -209,6 +234,12 @@ struct engine_pattern {
 	int64_t last_loop;           /* loop start of the last event played (loop counting) */
 	bool mute;                   /* muted by command */
 	bool solo;                   /* soloed by command */
+	int64_t tpos;                /* tempo: timeline position of the next tempo event of the
+					current play, INT64_MAX = none */
+	int64_t tbpm;                /* its tempo, micro-BPM */
+	uint32_t tnext;              /* index in pat->tempo of the event after it */
+	int64_t tloop;               /* loop start of that event */
+	bool tchg_done;              /* the pending launch's starting tempo is set already */
 };
 
 struct engine_output {
@@ -264,6 +295,7 @@ struct engine {
 	struct ring *lat_samples;                       /* optional: int64_t lateness per deadline wake (bench) */
 	int64_t commit_ahead_ns;                        /* others render this far ahead (audio buffer):
 							   changes never take effect before now + it */
+	int64_t emitted_to;                             /* every event due at or before this is out */
 	int follow_port;                                /* input port followed, -1 = none */
 	bool follow;                                    /* follower mode on */
 	bool follow_stop_on_loss;                       /* loss stops (else free-run) */

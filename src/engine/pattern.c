@@ -466,8 +466,24 @@ static void pat_files_free(const struct alloc *a, struct pat_file *f, size_t n)
 	alloc_free(a, f);
 }
 
+static void pat_fixed_opts(void *octx, const char *name, struct pattern_opts *o)
+{
+	(void)name;
+	if (octx)
+		*o = *(const struct pattern_opts *)octx;
+	else
+		pattern_opts_defaults(o);
+}
+
 int pattern_dir_load(const char *dir, const struct pattern_opts *o, const struct alloc *a,
 		     struct pattern_set *set, pattern_dir_err_cb cb, void *ctx)
+{
+	return pattern_dir_load_each(dir, pat_fixed_opts, (void *)(uintptr_t)o, a, set, cb, ctx);
+}
+
+int pattern_dir_load_each(const char *dir, pattern_dir_opts_cb ocb, void *octx,
+			  const struct alloc *a, struct pattern_set *set, pattern_dir_err_cb cb,
+			  void *ctx)
 {
 	struct pat_file *files = NULL;
 	size_t nfiles = 0, cap = 0;
@@ -525,6 +541,7 @@ int pattern_dir_load(const char *dir, const struct pattern_opts *o, const struct
 		const struct pat_file *f = &files[i];
 		char path[PATH_MAX], name[PATTERN_NAME_MAX];
 		struct smf_error err;
+		struct pattern_opts po;
 		struct pattern *p;
 
 		if (f->baselen >= PATTERN_NAME_MAX) {
@@ -554,7 +571,8 @@ int pattern_dir_load(const char *dir, const struct pattern_opts *o, const struct
 			reported++;
 			continue;
 		}
-		r = pattern_load_file(path, name, o, a, &p, &err);
+		ocb(octx, name, &po);
+		r = pattern_load_file(path, name, &po, a, &p, &err);
 		if (r == -ENOMEM)
 			goto out_nomem;
 		if (r < 0) {
@@ -576,6 +594,26 @@ out_err:
 	pat_files_free(a, files, nfiles);
 	pattern_set_free(set);
 	return r;
+}
+
+bool pattern_equal(const struct pattern *a, const struct pattern *b)
+{
+	if (a == b)
+		return true;
+	if (!a || !b || a->length != b->length || a->bar != b->bar || a->ts_num != b->ts_num ||
+	    a->ts_den != b->ts_den || a->nevents != b->nevents || a->ntempo != b->ntempo)
+		return false;
+	for (uint32_t i = 0; i < a->nevents; i++) {
+		const struct pattern_event *x = &a->events[i], *y = &b->events[i];
+		if (x->pos != y->pos || x->msg.type != y->msg.type || x->msg.channel != y->msg.channel ||
+		    x->msg.data[0] != y->msg.data[0] || x->msg.data[1] != y->msg.data[1] ||
+		    x->msg.flags != y->msg.flags)
+			return false;
+	}
+	for (uint32_t i = 0; i < a->ntempo; i++)
+		if (a->tempo[i].pos != b->tempo[i].pos || a->tempo[i].bpm_micro != b->tempo[i].bpm_micro)
+			return false;
+	return true;
 }
 
 const struct pattern *pattern_set_find(const struct pattern_set *set, const char *name)

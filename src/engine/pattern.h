@@ -197,6 +197,26 @@ struct pattern_set {
 int pattern_dir_load(const char *dir, const struct pattern_opts *o, const struct alloc *a,
 		     struct pattern_set *set, pattern_dir_err_cb cb, void *ctx);
 
+/* Called once per file before it is loaded: fill `o` with the options
+ * pattern `name` is converted with.  Context: the caller's (non-RT). */
+typedef void (*pattern_dir_opts_cb)(void *octx, const char *name, struct pattern_opts *o);
+
+/*
+ * pattern_dir_load_each - pattern_dir_load() with options per pattern,
+ * from `ocb`.  Returns as pattern_dir_load().
+ * Context: non-RT, file I/O, allocates.
+ */
+int pattern_dir_load_each(const char *dir, pattern_dir_opts_cb ocb, void *octx,
+			  const struct alloc *a, struct pattern_set *set, pattern_dir_err_cb cb,
+			  void *ctx);
+
+/*
+ * pattern_equal - whether two patterns play the same: length, meter,
+ * events and tempo map (names, divisions and statistics aside).  NULL
+ * equals only NULL.  Context: any thread.
+ */
+bool pattern_equal(const struct pattern *a, const struct pattern *b);
+
 /* pattern_set_free - free every pattern and the set.  Context: non-RT. */
 void pattern_set_free(struct pattern_set *set);
 
