@@ -296,6 +296,63 @@ check("a missing patterns.dir is a warning, not fatal",
 r = run(["--config", CONF, "--print-config", "--set", "patterns.channel=0"])
 check("patterns.channel = 0 is refused with a clear error",
       r.returncode != 0 and "1..16" in r.stderr, r.stderr)
+
+# A multi-track file (format 1: a tempo track and two note tracks) through
+# the dump backend in virtual time: every note on its nanosecond at two box
+# tempos, and with tempo = file, across the file's tempo change in the middle
+# of the loop (100 BPM, then 150 from beat 3) and back at every loop start.
+# Expected times are computed here from the positions (1/1612800 beat) with
+# the timeline's rule: each tempo change anchors at its position, times are
+# rounded to the ns, half up.
+def trk(events):
+    body = b"".join(vlq(d) + bytes(e) for d, e in events)
+    return b"MTrk" + len(body).to_bytes(4, "big") + body
+mdir = tempfile.mkdtemp()
+with open(os.path.join(mdir, "multi.mid"), "wb") as f:
+    f.write(b"MThd" + (6).to_bytes(4, "big") + bytes([0, 1, 0, 3, 0, 96]) +
+            trk([(0, [0xff, 0x58, 4, 4, 2, 24, 8]), (0, [0xff, 0x51, 3, 0x09, 0x27, 0xc0]),
+                 (192, [0xff, 0x51, 3, 0x06, 0x1a, 0x80]), (192, [0xff, 0x2f, 0])]) +
+            trk([(0, [0x90, 60, 100]), (96, [0x80, 60, 64]), (96, [0x90, 64, 100]),
+                 (96, [0x80, 64, 64]), (96, [0xff, 0x2f, 0])]) +
+            trk([(48, [0x91, 36, 100]), (96, [0x81, 36, 64]), (96, [0x91, 38, 100]),
+                 (144, [0x81, 38, 64]), (0, [0xff, 0x2f, 0])]))
+UNITS, NUM = 1612800, 60000000000 * 1000000
+def delta(dpos, bpm_micro):
+    den = UNITS * bpm_micro
+    return (2 * dpos * NUM + den) // (2 * den)
+P0, TICK96 = UNITS // 24, UNITS // 96  # the song origin (24 PPQN tick 1), a file tick
+LOOP = 384 * TICK96
+MULTI = [(0, "note-on", 1, 60), (48, "note-on", 2, 36), (96, "note-off", 1, 60),
+         (144, "note-off", 2, 36), (192, "note-on", 1, 64), (240, "note-on", 2, 38),
+         (288, "note-off", 1, 64), (384, "note-off", 2, 38)]
+def expected(box_bpm, tempo_map, end_ns):
+    anchors = [(0, 0, box_bpm)]  # (position, time, tempo from there)
+    for l in range(5 if tempo_map else 0):
+        for apos, b in ((P0 + l * LOOP, 100000000), (P0 + l * LOOP + 192 * TICK96, 150000000)):
+            p, t0, b0 = anchors[-1]
+            anchors.append((apos, t0 + delta(apos - p, b0), b))
+    out = []
+    for loop in range(4):  # in playing order: a loop's last note-off before the next loop
+        for tick, typ, ch, key in MULTI:
+            pos = P0 + loop * LOOP + tick * TICK96
+            p, t0, b0 = [a for a in anchors if a[0] <= pos][-1]
+            t = t0 + delta(pos - p, b0)
+            if t < end_ns:
+                out.append((t, typ, ch, key))
+    return out
+for box, mode in ((120, "ignore"), (90, "ignore"), (120, "file")):
+    r = run(["--config", CONF, "--render", "4.5", "--start", "--tempo", str(box),
+             "--set", f"patterns.dir={mdir}", "--set", "patterns.autostart=multi",
+             "--set", f"pattern.multi.tempo={mode}"])
+    recs = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+    got = [(x["due_ns"], x["type"], x["channel"], x["note"]) for x in recs
+           if x["type"] in ("note-on", "note-off") and x["due_ns"] < 4500000000]
+    want = expected(box * 1000000, mode == "file", 4500000000)
+    bal = sum(1 if x["type"] == "note-on" else -1 for x in recs if x["type"] in ("note-on", "note-off"))
+    check(f"a format 1 file through the dump backend, box tempo {box}, tempo = {mode}: every "
+          "note on its nanosecond, none left hanging at the end",
+          r.returncode == 0 and got == want and len(got) >= 14 and bal == 0,
+          f"{r.stderr}\ngot ={got}\nwant={want}")
 # SIGTERM while the pattern plays, in real time: Stop, then a note-off for
 # every note still on, then exit 0 - at two moments (each note sounding;
 # under an emulator the moment may miss the note, the balance must hold)

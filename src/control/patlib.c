@@ -47,12 +47,17 @@ int patlib_slot(const struct patlib *l, const char *name)
 	return -1;
 }
 
-/* Index of output `name` ("" = the first). */
-static int patlib_out_index(const struct config *c, const char *name)
+/* Index of output `name` ("" = the first) for pattern `pat`.  A name the
+ * running outputs lack (a reload that adds an output, which waits for a
+ * restart) plays to the first, and says so. */
+static int patlib_out_index(const struct config *c, const char *name, const char *pat)
 {
 	for (int i = 0; name[0] && i < c->nout; i++)
 		if (!strcmp(c->out[i].name, name))
 			return i;
+	if (name[0])
+		logx(LOG_WARNING, "pattern %s: output %s is not running (until a restart); "
+		     "playing to %s", pat, name, c->out[0].name);
 	return 0;
 }
 
@@ -79,7 +84,7 @@ static void patlib_place(struct patlib *next, const struct patlib *cur, int k, s
 	next->pat[k] = p;
 	next->table.slot[k] = (struct engine_pat_slot){
 		.pat = p,
-		.out = patlib_out_index(c, o->output),
+		.out = patlib_out_index(c, o->output, p->name),
 		.group = group,
 		.tempo = o->tempo != 0,
 	};
