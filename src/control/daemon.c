@@ -48,12 +48,12 @@
 #define DAEMON_STOP_WAIT_NS INT64_C(500000000) /* at most this for the final Stop to go out */
 #define DAEMON_HANDOVER_NS INT64_C(1000000000) /* at most this for the engine to take a pattern table */
 #define DAEMON_RENDER_TAIL_NS INT64_C(2000000000) /* --render: at most this past the end for the Stop */
+#define DAEMON_POLL_MAX (4 + 8 + 2 + OSC_MAX_TCP_CLIENTS)
 
 static int64_t daemon_max64(int64_t a, int64_t b)
 {
 	return a > b ? a : b;
 }
-#define DAEMON_POLL_MAX (4 + 8 + 2 + OSC_MAX_TCP_CLIENTS)
 
 struct daemon {
 	const struct daemon_opts *opts;  /* command line */

@@ -1537,11 +1537,12 @@ static int eng_cmd_pat_table(struct engine *e, const struct engine_pat_table *t,
 			s->out = ns->out;
 			s->group = ns->group;
 			s->tempo = ns->tempo;
+			/* playing: on from the first free position in the same
+			 * phase; else the cursor is set again when it starts, but
+			 * keeps no pointer to the old pattern meanwhile */
 			ff = eng_first_free_pos(e, now);
-			if (s->state == ENGINE_PAT_PLAYING) {
-				pattern_cursor_init(&s->cur, s->pat, s->cur.origin, ff);
-				eng_tempo_seek(s, s->cur.origin, ff);
-			}
+			pattern_cursor_init(&s->cur, s->pat, s->cur.origin, ff);
+			eng_tempo_seek(s, s->cur.origin, ff);
 		}
 		eng_pat_publish(e, i);
 	}
