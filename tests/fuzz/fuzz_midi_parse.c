@@ -144,7 +144,10 @@ static void fz_parse(const uint8_t *data, size_t size, size_t omax, int split, s
 }
 
 /* SysEx chains are well-formed; fields are in range.  `full_pool`: no chunk
- * was ever refused, so no TRUNC and full chunks always continue. */
+ * was ever refused, so no TRUNC, chunks before the last are full, and an
+ * empty chunk other than a whole empty SysEx (F0 F7) is a last one after a
+ * full chunk and a real-time message (F0, k x 256 bytes, F8, F7): a full
+ * chunk leaves only when the message goes on. */
 static void fz_check_wellformed(const struct fz_log *l, int full_pool)
 {
 	int open = 0;
@@ -162,8 +165,13 @@ static void fz_check_wellformed(const struct fz_log *l, int full_pool)
 			FZ_CHECK(!(cont && trunc));
 			FZ_CHECK(!full_pool || !trunc);
 			FZ_CHECK(!cont || l->r[i].len == MIDI_SYSEX_CHUNK_MAX);
-			if (full_pool)
-				FZ_CHECK(cont == (l->r[i].len == MIDI_SYSEX_CHUNK_MAX));
+			if (full_pool && !start && l->r[i].len == 0) {
+				size_t k = i - 1;
+				while (k > 0 && midi_is_realtime_type(l->r[k].m.type))
+					k--;
+				FZ_CHECK(k < i - 1 && l->r[k].m.type == MIDI_SYSEX &&
+					 (l->r[k].m.flags & MIDI_F_SYSEX_CONT));
+			}
 			for (unsigned j = 0; j < l->r[i].len; j++)
 				FZ_CHECK(l->arena[l->r[i].off + j] < 0x80);
 			open = cont;
