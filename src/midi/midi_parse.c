@@ -371,9 +371,7 @@ static const struct midi_parse_tables midi_parse_tab = {
  * them with a shift: the next pass then waits on the length computation
  * alone, not on a load from an address that depends on it.  The running
  * status and `len` are updated through tables indexed by the head byte,
- * for the same reason.  A pass takes at least as many bytes as it writes
- * messages, so passes run up to min(bytes left, slots left) bytes ahead
- * with one bounds check each.
+ * for the same reason.
  */
 static const uint8_t *midi_parse_fast(const uint8_t *s, const uint8_t *fend, struct midi_msg **op,
 				      struct midi_msg *olim, uint8_t *status) RT_SAFE
@@ -386,55 +384,49 @@ static const uint8_t *midi_parse_fast(const uint8_t *s, const uint8_t *fend, str
 	if (s < fend)
 		memcpy(&w, s, sizeof(w));
 	while (s < fend && o < olim) {
-		const uint8_t *slim = fend;
+		uint64_t ahead, y, m;
+		uint32_t idx, n, c, sh;
 
-		if (olim - o < fend - s)
-			slim = s + (olim - o);
-		do {
-			uint64_t ahead, y, m;
-			uint32_t idx, n, c, sh;
+		memcpy(&ahead, s + 1, sizeof(ahead));
+		y = (w & 0x80) ? w : (w << 8 | rs); /* status byte first; a cmov */
+		idx = y & 0xFF;
+		c = t->head[idx].check;
+		sh = (uint32_t)(len >> ((w >> 2) & 0x3E)) & 0x18;
+		n = (sh >> 3) + 1;
+		if (__builtin_expect(y & c, 0)) {
+			/* One real-time byte inside the message (a clock,
+			 * typically) comes out first, as the byte loop has
+			 * it; the message is the word without it.  Two slots:
+			 * the byte loop would stop after the real-time byte
+			 * with fewer. */
+			uint32_t at, rt;
+			uint64_t low;
 
-			memcpy(&ahead, s + 1, sizeof(ahead));
-			y = (w & 0x80) ? w : (w << 8 | rs); /* status byte first; a cmov */
-			idx = y & 0xFF;
-			c = t->head[idx].check;
-			sh = (uint32_t)(len >> ((w >> 2) & 0x3E)) & 0x18;
-			n = (sh >> 3) + 1;
-			if (__builtin_expect(y & c, 0)) {
-				/* One real-time byte inside the message (a clock,
-				 * typically) comes out first, as the byte loop has
-				 * it; the message is the word without it.  Two slots:
-				 * the byte loop would stop after the real-time byte
-				 * with fewer. */
-				uint32_t at, rt;
-				uint64_t low;
-
-				if ((c & 0xFF) || o + 1 >= olim)
-					goto out;
-				at = (y & 0x8000) ? 1 : 2; /* the first byte that is no data */
-				rt = (uint32_t)(y >> (8 * at)) & 0xFF;
-				if (rt < 0xF8 || t->head[rt].check) /* also F9, FD */
-					goto out;
-				low = ((uint64_t)1 << (8 * at)) - 1;
-				y = (y & low) | ((y >> 8) & ~low);
-				if (y & c)
-					goto out;
-				m = rt;
-				memcpy(o, &m, sizeof(m));
-				o->sysex = NULL;
-				o++;
-				n++;
-				sh += 8;
-			}
-			m = ((uint32_t)y << 8 & t->head[idx].dmask) | t->put[idx].tmpl;
-			memcpy(o, &m, sizeof(m)); /* flags 0 */
+			if ((c & 0xFF) || o + 1 >= olim)
+				goto out;
+			at = (y & 0x8000) ? 1 : 2; /* the first byte that is no data */
+			rt = (uint32_t)(y >> (8 * at)) & 0xFF;
+			if (rt < 0xF8 || t->head[rt].check) /* also F9, FD */
+				goto out;
+			low = ((uint64_t)1 << (8 * at)) - 1;
+			y = (y & low) | ((y >> 8) & ~low);
+			if (y & c)
+				goto out;
+			m = rt;
+			memcpy(o, &m, sizeof(m));
 			o->sysex = NULL;
 			o++;
-			rs = (rs & t->keep[w & 0xFF]) | t->put[w & 0xFF].next;
-			len = (len & t->keep[w & 0xFF]) | t->len[w & 0xFF];
-			s += n;
-			w = ahead >> sh;
-		} while (s < slim);
+			n++;
+			sh += 8;
+		}
+		m = ((uint32_t)y << 8 & t->head[idx].dmask) | t->put[idx].tmpl;
+		memcpy(o, &m, sizeof(m)); /* flags 0 */
+		o->sysex = NULL;
+		o++;
+		rs = (rs & t->keep[w & 0xFF]) | t->put[w & 0xFF].next;
+		len = (len & t->keep[w & 0xFF]) | t->len[w & 0xFF];
+		s += n;
+		w = ahead >> sh;
 	}
 out:
 	*status = rs == MIDI_PARSE_NONE ? 0 : (uint8_t)rs;
