@@ -250,6 +250,37 @@ static size_t midi_parse_sysex_data(struct midi_parse *p, const uint8_t *s, size
 	return k;
 }
 
+/* A whole SysEx at s[0..n) (s[0] is F0), for the fast path: when its F7
+ * is there, within one chunk's payload and with no real-time byte before
+ * it, it is taken as the byte loop would (one START chunk, or dropped and
+ * counted when there is no chunk) and the bytes it took are returned, with
+ * the messages written to `o` (0 or 1) in *emitted; else 0, nothing done. */
+static __attribute__((noinline)) size_t midi_parse_sysex_whole(struct midi_parse *p,
+								 const uint8_t *s, size_t n,
+								 struct midi_msg *o,
+								 size_t *emitted) RT_SAFE
+{
+	struct midi_sysex_chunk *c;
+	size_t k;
+
+	if (n > MIDI_SYSEX_CHUNK_MAX + 2)
+		n = MIDI_SYSEX_CHUNK_MAX + 2;
+	k = midi_parse_data_run(s + 1, n - 1);
+	if (k + 1 >= n || s[k + 1] != 0xF7)
+		return 0;
+	c = p->pool ? pool_get(p->pool) : NULL;
+	*emitted = c != NULL;
+	if (c) {
+		memcpy(c->data, s + 1, k);
+		c->len = (uint16_t)k;
+		midi_parse_put(o, MIDI_SYSEX, 0, 0, 0, MIDI_F_SYSEX_START, c);
+	} else {
+		p->stats.sysex_dropped++;
+		p->stats.sysex_dropped_bytes += k;
+	}
+	return k + 2;
+}
+
 /*
  * Fast path: whole messages, one per pass, with no branch on what the bytes
  * are.  A pass looks at the next bytes; the first is a status byte heading
@@ -257,13 +288,16 @@ static size_t midi_parse_sysex_data(struct midi_parse *p, const uint8_t *s, size
  * way the pass builds the same word, the status byte and then the data
  * bytes (in running status, the running status put in front of the bytes),
  * so one table entry, indexed by that status, serves both: which bits of
- * the word must be clear (the top bits of its data bytes; a status the
- * fast path leaves to the byte loop - SysEx, F2, F4..F7, F9, FD, no running
- * status - never passes) and how the message is written.  If the bits are
- * not clear the pass stops before changing anything.  One real-time byte
- * inside the message (a clock, typically) is taken too, off the
- * mispredicted branch: the real-time message first, then the message
- * without it.  A message is one output slot and its bytes write nothing
+ * the word must be clear (the top bits of its data bytes; a few statuses
+ * never pass: F0, F2, F4..F7, F9, FD, no running status) and how the
+ * message is written.  If the bits are not clear, the mispredicted branch
+ * takes what it can and otherwise stops the pass before changing anything:
+ * one real-time byte inside the message (a clock, typically), the
+ * real-time message first, then the message without it; F2 and F6, whose
+ * lengths the length field cannot tell; a SysEx whose F7 is in the buffer
+ * within one chunk's payload, with no real-time byte inside (the short
+ * ones, identity requests, parameter changes).  Everything else is the
+ * byte loop's.  A message is one output slot and its bytes write nothing
  * else, so a pass taken only with room for its messages stops before the
  * same byte as the byte loop would: the output never depends on which path
  * ran.
@@ -321,6 +355,7 @@ struct midi_parse_tables {
 #define MPH_COMMON { 0x8000, 0xFF0000 } /* F1, F3: one data byte */
 #define MPH_RT { 0, 0 }
 #define MPH_SLOW { MIDI_PARSE_SLOW, 0 }
+#define MPH_F2 { MIDI_PARSE_SLOW, 0xFFFF0000 } /* taken off the failed check */
 #define MPP_CHAN(s) { ((s) & 0xF0) | ((s) & 0x0F) << 8, (s) }
 #define MPP_COMMON(s) { (s), MIDI_PARSE_NONE } /* no running status after System Common */
 #define MPP_RT(s) { (s), 0 }
@@ -339,16 +374,16 @@ static const struct midi_parse_tables midi_parse_tab = {
 		[0x80] = MP16(MPH_CHAN, 0x80), MP16(MPH_CHAN, 0x90), MP16(MPH_CHAN, 0xA0),
 		MP16(MPH_CHAN, 0xB0), MP16(MPH_CHAN, 0xC0), MP16(MPH_CHAN, 0xD0),
 		MP16(MPH_CHAN, 0xE0),
-		MPH_SLOW, MPH_COMMON, MPH_SLOW, MPH_COMMON, /* F0..F3 */
-		MPH_SLOW, MPH_SLOW, MPH_SLOW, MPH_SLOW, /* F4..F7 */
+		MPH_SLOW, MPH_COMMON, MPH_F2, MPH_COMMON, /* F0..F3 */
+		MPH_SLOW, MPH_SLOW, MPH_SLOW, MPH_SLOW, /* F4..F7; F6 taken off the failed check */
 		MPH_RT, MPH_SLOW, MPH_RT, MPH_RT, MPH_RT, MPH_SLOW, MPH_RT, MPH_RT, /* F8..FF */
 	},
 	.put = {
 		[0x80] = MP16(MPP_CHAN, 0x80), MP16(MPP_CHAN, 0x90), MP16(MPP_CHAN, 0xA0),
 		MP16(MPP_CHAN, 0xB0), MP16(MPP_CHAN, 0xC0), MP16(MPP_CHAN, 0xD0),
 		MP16(MPP_CHAN, 0xE0),
-		[0xF1] = MPP_COMMON(0xF1), [0xF3] = MPP_COMMON(0xF3),
-		[0xF8] = MPP_RT(0xF8), [0xFA] = MPP_RT(0xFA), [0xFB] = MPP_RT(0xFB),
+		[0xF1] = MPP_COMMON(0xF1), [0xF2] = MPP_COMMON(0xF2), [0xF3] = MPP_COMMON(0xF3),
+		[0xF6] = MPP_COMMON(0xF6), [0xF8] = MPP_RT(0xF8), [0xFA] = MPP_RT(0xFA), [0xFB] = MPP_RT(0xFB),
 		[0xFC] = MPP_RT(0xFC), [0xFE] = MPP_RT(0xFE), [0xFF] = MPP_RT(0xFF),
 	},
 	.keep = { MPK64, MPK64, [0xF8] = MPK8 },
@@ -357,14 +392,16 @@ static const struct midi_parse_tables midi_parse_tab = {
 		[0x80] = MP16(MPL_CHAN, 0x80), MP16(MPL_CHAN, 0x90), MP16(MPL_CHAN, 0xA0),
 		MP16(MPL_CHAN, 0xB0), MP16(MPL_CHAN, 0xC0), MP16(MPL_CHAN, 0xD0),
 		MP16(MPL_CHAN, 0xE0),
-		[0xF1] = MIDI_PARSE_LEN, [0xF3] = MIDI_PARSE_LEN,
+		[0xF1] = MIDI_PARSE_LEN, [0xF2] = MIDI_PARSE_LEN, [0xF3] = MIDI_PARSE_LEN,
+		[0xF6] = MIDI_PARSE_LEN,
 	},
 };
 
 /*
  * midi_parse_fast - whole messages from s while at least nine bytes are
- * readable (s < fend) and an output slot is left (*op < olim); returns where
- * it stopped, at the first byte it does not take, or at most fend + 3.
+ * readable (s < fend, the end of the buffer less eight) and an output slot
+ * is left (*op < olim); returns where it stopped, at the first byte it does
+ * not take, at most fend + 3 (beyond only after a SysEx, at most the end).
  * Called outside SysEx with no message begun; *status is the running status
  * (0 or 80..EF), updated.  Each pass reads the eight bytes after the head
  * before it knows the message's length and takes the next head word from
@@ -373,8 +410,9 @@ static const struct midi_parse_tables midi_parse_tab = {
  * status and `len` are updated through tables indexed by the head byte,
  * for the same reason.
  */
-static const uint8_t *midi_parse_fast(const uint8_t *s, const uint8_t *fend, struct midi_msg **op,
-				      struct midi_msg *olim, uint8_t *status) RT_SAFE
+static const uint8_t *midi_parse_fast(struct midi_parse *p, const uint8_t *s, const uint8_t *fend,
+				      struct midi_msg **op, struct midi_msg *olim,
+				      uint8_t *status) RT_SAFE
 {
 	struct midi_msg *o = *op;
 	uint64_t rs = *status ? *status : MIDI_PARSE_NONE, w = 0;
@@ -385,24 +423,51 @@ static const uint8_t *midi_parse_fast(const uint8_t *s, const uint8_t *fend, str
 		memcpy(&w, s, sizeof(w));
 	while (s < fend && o < olim) {
 		uint64_t ahead, y, m;
-		uint32_t idx, n, c, sh;
+		uint32_t idx, c, sh;
 
 		memcpy(&ahead, s + 1, sizeof(ahead));
 		y = (w & 0x80) ? w : (w << 8 | rs); /* status byte first; a cmov */
 		idx = y & 0xFF;
 		c = t->head[idx].check;
 		sh = (uint32_t)(len >> ((w >> 2) & 0x3E)) & 0x18;
-		n = (sh >> 3) + 1;
 		if (__builtin_expect(y & c, 0)) {
+			uint32_t at, rt;
+			uint64_t low;
+
+			if (c & 0xFF) {
+				/* A status the check never passes.  System
+				 * Common whose length `len` cannot tell (the
+				 * field is F1/F3's): F2 takes two data bytes,
+				 * F6 none.  A SysEx whole in the buffer. */
+				size_t e = 0, k;
+
+				if (idx == 0xF2 && !(y & 0x808000)) {
+					sh = 16;
+					goto put;
+				}
+				if (idx == 0xF6) {
+					sh = 0;
+					goto put;
+				}
+				if (idx != 0xF0)
+					goto out;
+				k = midi_parse_sysex_whole(p, s, (size_t)(fend + 8 - s), o, &e);
+				if (!k)
+					goto out;
+				o += e;
+				rs = MIDI_PARSE_NONE; /* as after any System Common */
+				len = MIDI_PARSE_LEN;
+				s += k;
+				if (s < fend)
+					memcpy(&w, s, sizeof(w));
+				continue;
+			}
 			/* One real-time byte inside the message (a clock,
 			 * typically) comes out first, as the byte loop has
 			 * it; the message is the word without it.  Two slots:
 			 * the byte loop would stop after the real-time byte
 			 * with fewer. */
-			uint32_t at, rt;
-			uint64_t low;
-
-			if ((c & 0xFF) || o + 1 >= olim)
+			if (o + 1 >= olim)
 				goto out;
 			at = (y & 0x8000) ? 1 : 2; /* the first byte that is no data */
 			rt = (uint32_t)(y >> (8 * at)) & 0xFF;
@@ -416,16 +481,16 @@ static const uint8_t *midi_parse_fast(const uint8_t *s, const uint8_t *fend, str
 			memcpy(o, &m, sizeof(m));
 			o->sysex = NULL;
 			o++;
-			n++;
 			sh += 8;
 		}
+put:
 		m = ((uint32_t)y << 8 & t->head[idx].dmask) | t->put[idx].tmpl;
 		memcpy(o, &m, sizeof(m)); /* flags 0 */
 		o->sysex = NULL;
 		o++;
 		rs = (rs & t->keep[w & 0xFF]) | t->put[w & 0xFF].next;
 		len = (len & t->keep[w & 0xFF]) | t->len[w & 0xFF];
-		s += n;
+		s += (sh >> 3) + 1;
 		w = ahead >> sh;
 	}
 out:
@@ -454,7 +519,7 @@ int midi_parse_feed(struct midi_parse *p, const uint8_t *buf, size_t len, size_t
 		uint8_t b;
 
 		if (MIDI_PARSE_FAST && (sx | have | pending) == 0 && end - s >= 9) {
-			s = midi_parse_fast(s, end - 8, &o, olim, &status);
+			s = midi_parse_fast(p, s, end - 8, &o, olim, &status);
 			need = status ? (uint8_t)(1 + ((midi_parse_tab.len[status] >> 3) & 3)) : 0;
 			if (s == end || o >= olim)
 				break;
