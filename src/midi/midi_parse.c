@@ -20,13 +20,14 @@
  * Speed: complete messages outside SysEx, nearly all of a real stream,
  * take the fast path, midi_parse_fast(): one message per pass (a status
  * byte or running status with its data bytes, a real-time byte, or such a
- * message with one real-time byte inside), selected through per-byte
- * tables with masks instead of branches, written as one word.  The byte
- * loop does the rest (SysEx, errors, the last eight bytes of a buffer) with
- * the hot state in locals (the output messages are uint8_t-typed and would
- * otherwise alias it, forcing a reload per byte).  SysEx payload is scanned
- * eight bytes at a time for the next status byte and copied with memcpy,
- * so bulk dumps cost little more than their copy.
+ * message with one real-time byte inside; also F2, F6 and a short SysEx
+ * whole in the buffer), selected through per-byte tables with masks
+ * instead of branches, written as one word.  The byte loop does the rest
+ * (longer SysEx, errors, the last eight bytes of a buffer) with the hot
+ * state in locals (the output messages are uint8_t-typed and would
+ * otherwise alias it, forcing a reload per byte).  SysEx payload is checked
+ * for the next status byte and copied into the chunk in one pass, eight
+ * bytes at a time, so bulk dumps cost little more than their copy.
  *
  * Measured (tests/bench_midi_parse.c, -O3 as the release build, this
  * 2-core Zen 3 VM; "ns" is the fast path alone on regular / mixed streams,
@@ -51,8 +52,45 @@
  *   store per message: 3.8 vs 3.3 ns; the data shift as a conditional
  *   (gcc emits a branch): 3.8 vs 3.2 ns on mixed streams.  -O2, -flto and
  *   -march=x86-64-v3/native measured within the noise of -O3.
+ * Measured again on a 2-core Intel VM (shared, no perf counters; the same
+ * parser there: realistic 3.17x, without SysEx 3.19x, bulk 3.47x, medians
+ * of 5 interleaved runs; "ns" from synthetic streams of channel messages,
+ * best of 3; mispredicts from valgrind's branch simulation, per kilobyte):
+ * - kept: one status-first word for both kinds of head (running status
+ *   put in front of a data byte), so check, data mask and template come
+ *   from one entry per status, the tables in one object (one base
+ *   register), the length field holding the shift itself: ~51 -> ~40
+ *   instructions a pass, 3.35 -> 3.08 ns; F2, F6 and whole short SysEx
+ *   off the failed check instead of leaving the fast path: realistic 3.24x
+ *   -> 3.43x; the SysEx copy in one pass with the scan: bulk 3.24x ->
+ *   3.74x.  All of it: realistic 3.17x -> 3.32x, without SysEx 3.19x ->
+ *   3.29x, bulk 3.47x -> 3.80x; callgrind, instructions per byte 16.84 ->
+ *   15.12 / 20.64 -> 18.60 / 3.87 -> 3.62.
+ * - rejected: the running status and `len` updated through the entry of
+ *   the selected status (a load in the loop-carried chain again): 2.60x vs
+ *   3.20x; passes bounded by min(bytes left, slots left) with one check:
+ *   ~10 shrinking rounds a call, each ending in a mispredicted exit, 60 vs
+ *   44 mispredicts, no gain (3.18x vs 3.37x with both checks); the length
+ *   as two bit tests choosing the next head word by cmov (C, or bt in
+ *   asm): the chain is shorter on paper, 3.2..3.7 vs 3.1 ns measured, and
+ *   gcc turns the head select into a branch unless the mask is hidden;
+ *   the odd cases (real-time inside, F2, F6, SysEx) out of line: no spill
+ *   in the loop, but the real-time byte inside costs a call, 4.40 vs 4.09
+ *   ns with one in 13 messages; the SysEx copy inline: gcc spills two
+ *   values of the loop (22.1 -> 24.5 instructions a byte without SysEx,
+ *   consumer included); the head word
+ *   kept shifted by two to take a shift off the chain: no faster (3.11 vs
+ *   3.03 ns), one more shift on the shift ports; the one-pass SysEx copy
+ *   ending byte by byte: bulk 3.13x vs 3.56x (a mispredict per run);
+ *   -mbmi2: 3-5% on channel messages, not worth a dispatched copy.
+ *   What is left is mostly the mispredicted branch of a real-time byte
+ *   inside a message (one multi-byte message in 12 in the benchmark; ~40
+ *   cycles each, about a fifth of the time on the stream without SysEx);
+ *   taking it without a branch was estimated, not built: ~10 more
+ *   instructions and a longer chain for every pass, about what it saves.
  * The benchmark's consumer (a tally per event, the same for alsa-lib)
- * takes about a fifth of this parser's time on the realistic stream.
+ * takes about a fifth of this parser's time on the realistic stream (Zen
+ * 3), about 6% on the Intel VM.
  */
 #include "midi/midi_parse.h"
 
