@@ -20,13 +20,14 @@
  * Speed: complete messages outside SysEx, nearly all of a real stream,
  * take the fast path, midi_parse_fast(): one message per pass (a status
  * byte or running status with its data bytes, a real-time byte, or such a
- * message with one real-time byte inside), selected through per-byte
- * tables with masks instead of branches, written as one word.  The byte
- * loop does the rest (SysEx, errors, the last eight bytes of a buffer) with
- * the hot state in locals (the output messages are uint8_t-typed and would
- * otherwise alias it, forcing a reload per byte).  SysEx payload is scanned
- * eight bytes at a time for the next status byte and copied with memcpy,
- * so bulk dumps cost little more than their copy.
+ * message with one real-time byte inside; also F2, F6 and a short SysEx
+ * whole in the buffer), selected through per-byte tables with masks
+ * instead of branches, written as one word.  The byte loop does the rest
+ * (longer SysEx, errors, the last eight bytes of a buffer) with the hot
+ * state in locals (the output messages are uint8_t-typed and would
+ * otherwise alias it, forcing a reload per byte).  SysEx payload is checked
+ * for the next status byte and copied into the chunk in one pass, eight
+ * bytes at a time, so bulk dumps cost little more than their copy.
  *
  * Measured (tests/bench_midi_parse.c, -O3 as the release build, this
  * 2-core Zen 3 VM; "ns" is the fast path alone on regular / mixed streams,
@@ -51,8 +52,45 @@
  *   store per message: 3.8 vs 3.3 ns; the data shift as a conditional
  *   (gcc emits a branch): 3.8 vs 3.2 ns on mixed streams.  -O2, -flto and
  *   -march=x86-64-v3/native measured within the noise of -O3.
+ * Measured again on a 2-core Intel VM (shared, no perf counters; the same
+ * parser there: realistic 3.17x, without SysEx 3.19x, bulk 3.47x, medians
+ * of 5 interleaved runs; "ns" from synthetic streams of channel messages,
+ * best of 3; mispredicts from valgrind's branch simulation, per kilobyte):
+ * - kept: one status-first word for both kinds of head (running status
+ *   put in front of a data byte), so check, data mask and template come
+ *   from one entry per status, the tables in one object (one base
+ *   register), the length field holding the shift itself: ~51 -> ~40
+ *   instructions a pass, 3.35 -> 3.08 ns; F2, F6 and whole short SysEx
+ *   off the failed check instead of leaving the fast path: realistic 3.24x
+ *   -> 3.43x; the SysEx copy in one pass with the scan: bulk 3.24x ->
+ *   3.74x.  All of it: realistic 3.17x -> 3.32x, without SysEx 3.19x ->
+ *   3.29x, bulk 3.47x -> 3.80x; callgrind, instructions per byte 16.84 ->
+ *   15.12 / 20.64 -> 18.60 / 3.87 -> 3.62.
+ * - rejected: the running status and `len` updated through the entry of
+ *   the selected status (a load in the loop-carried chain again): 2.60x vs
+ *   3.20x; passes bounded by min(bytes left, slots left) with one check:
+ *   ~10 shrinking rounds a call, each ending in a mispredicted exit, 60 vs
+ *   44 mispredicts, no gain (3.18x vs 3.37x with both checks); the length
+ *   as two bit tests choosing the next head word by cmov (C, or bt in
+ *   asm): the chain is shorter on paper, 3.2..3.7 vs 3.1 ns measured, and
+ *   gcc turns the head select into a branch unless the mask is hidden;
+ *   the odd cases (real-time inside, F2, F6, SysEx) out of line: no spill
+ *   in the loop, but the real-time byte inside costs a call, 4.40 vs 4.09
+ *   ns with one in 13 messages; the SysEx copy inline: gcc spills two
+ *   values of the loop (22.1 -> 24.5 instructions a byte without SysEx,
+ *   consumer included); the head word
+ *   kept shifted by two to take a shift off the chain: no faster (3.11 vs
+ *   3.03 ns), one more shift on the shift ports; the one-pass SysEx copy
+ *   ending byte by byte: bulk 3.13x vs 3.56x (a mispredict per run);
+ *   -mbmi2: 3-5% on channel messages, not worth a dispatched copy.
+ *   What is left is mostly the mispredicted branch of a real-time byte
+ *   inside a message (one multi-byte message in 12 in the benchmark; ~40
+ *   cycles each, about a fifth of the time on the stream without SysEx);
+ *   taking it without a branch was estimated, not built: ~10 more
+ *   instructions and a longer chain for every pass, about what it saves.
  * The benchmark's consumer (a tally per event, the same for alsa-lib)
- * takes about a fifth of this parser's time on the realistic stream.
+ * takes about a fifth of this parser's time on the realistic stream (Zen
+ * 3), about 6% on the Intel VM.
  */
 #include "midi/midi_parse.h"
 
@@ -223,6 +261,30 @@ static size_t midi_parse_data_run(const uint8_t *s, size_t n) RT_SAFE
 	return k;
 }
 
+/* Copies the run of data bytes at the start of s[0..n) to d[0..n); returns
+ * its length.  One pass, eight bytes at a time, so a bulk dump is scanned
+ * and copied at once; the word holding the run's end is stored whole (d
+ * has room for it), the bytes of d beyond the run are not payload. */
+static size_t midi_parse_data_copy(uint8_t *d, const uint8_t *s, size_t n) RT_SAFE
+{
+	size_t k = 0;
+
+	for (; k + 8 <= n; k += 8) {
+		uint64_t w, st;
+
+		memcpy(&w, s + k, sizeof(w));
+		memcpy(d + k, &w, sizeof(w));
+		st = w & 0x8080808080808080u;
+		if (st && MIDI_PARSE_FAST) /* little-endian: the lowest set bit is the first */
+			return k + (size_t)__builtin_ctzll(st) / 8;
+		if (st)
+			break;
+	}
+	for (; k < n && s[k] < 0x80; k++)
+		d[k] = s[k];
+	return k;
+}
+
 /* SysEx payload at s[0..n) (n > 0, s[0] a data byte): copies the run of
  * data bytes that fits the current chunk.  Writes at most one message to
  * `o`; returns bytes consumed and sets *emitted. */
@@ -244,27 +306,62 @@ static size_t midi_parse_sysex_data(struct midi_parse *p, const uint8_t *s, size
 	}
 	if (n > (size_t)(MIDI_SYSEX_CHUNK_MAX - c->len))
 		n = (size_t)(MIDI_SYSEX_CHUNK_MAX - c->len);
-	k = midi_parse_data_run(s, n);
-	memcpy(c->data + c->len, s, k);
+	k = midi_parse_data_copy(c->data + c->len, s, n);
 	c->len = (uint16_t)(c->len + k);
 	return k;
 }
 
+/* A whole SysEx at s[0..n) (s[0] is F0), for the fast path: when its F7
+ * is there, within one chunk's payload and with no real-time byte before
+ * it, it is taken as the byte loop would (one START chunk, or dropped and
+ * counted when there is no chunk) and the bytes it took are returned, with
+ * the messages written to `o` (0 or 1) in *emitted; else 0, nothing done. */
+static __attribute__((noinline)) size_t midi_parse_sysex_whole(struct midi_parse *p,
+								 const uint8_t *s, size_t n,
+								 struct midi_msg *o,
+								 size_t *emitted) RT_SAFE
+{
+	struct midi_sysex_chunk *c;
+	size_t k;
+
+	if (n > MIDI_SYSEX_CHUNK_MAX + 2)
+		n = MIDI_SYSEX_CHUNK_MAX + 2;
+	k = midi_parse_data_run(s + 1, n - 1);
+	if (k + 1 >= n || s[k + 1] != 0xF7)
+		return 0;
+	c = p->pool ? pool_get(p->pool) : NULL;
+	*emitted = c != NULL;
+	if (c) {
+		memcpy(c->data, s + 1, k);
+		c->len = (uint16_t)k;
+		midi_parse_put(o, MIDI_SYSEX, 0, 0, 0, MIDI_F_SYSEX_START, c);
+	} else {
+		p->stats.sysex_dropped++;
+		p->stats.sysex_dropped_bytes += k;
+	}
+	return k + 2;
+}
+
 /*
  * Fast path: whole messages, one per pass, with no branch on what the bytes
- * are.  A pass looks at the next four bytes; the first is a status byte
- * heading its message or a data byte heading a message in running status.
- * The head entry of that status gives the message's first bytes and a mask
- * of its data bytes; if one of those is not a data byte, or the status is
- * one the fast path leaves to the byte loop (SysEx, F2, F4..F7, F9, FD, no
- * running status), the pass stops before changing anything.  Otherwise the
- * message is written and the running status updated with masks from the
- * running-status table.  One real-time byte inside the message (a clock,
- * typically) is taken too, off the mispredicted branch: the real-time
- * message first, then the message without it.  A message is one output
- * slot and its bytes write nothing else, so checking room once per message
- * stops before the same byte as the byte loop would: the output never
- * depends on which path ran.
+ * are.  A pass looks at the next bytes; the first is a status byte heading
+ * its message or a data byte heading a message in running status.  Either
+ * way the pass builds the same word, the status byte and then the data
+ * bytes (in running status, the running status put in front of the bytes),
+ * so one table entry, indexed by that status, serves both: which bits of
+ * the word must be clear (the top bits of its data bytes; a few statuses
+ * never pass: F0, F2, F4..F7, F9, FD, no running status) and how the
+ * message is written.  If the bits are not clear, the mispredicted branch
+ * takes what it can and otherwise stops the pass before changing anything:
+ * one real-time byte inside the message (a clock, typically), the
+ * real-time message first, then the message without it; F2 and F6, whose
+ * lengths the length field cannot tell; a SysEx whose F7 is in the buffer
+ * within one chunk's payload, with no real-time byte inside (the short
+ * ones, identity requests, parameter changes).  Everything else is the
+ * byte loop's.  A message is one output slot and its bytes write nothing
+ * else, so a pass taken only with room for its messages stops before the
+ * same byte as the byte loop would: the output never depends on which path
+ * ran.
  */
 
 /* A message's first eight bytes are written as one little-endian word. */
@@ -273,143 +370,192 @@ _Static_assert(offsetof(struct midi_msg, type) == 0 && offsetof(struct midi_msg,
 		       offsetof(struct midi_msg, sysex) == 8,
 	       "struct midi_msg layout assumed by midi_parse_fast()");
 
-/* Bytes a message headed by byte b takes: len >> ((b >> 3) * 2) & 3, 2 bits
- * per eight byte values.  The high half is 1 + data bytes of the status
- * bytes 80..FF (MIDI_PARSE_LEN); F0..F7 share one field, which holds 2 for
- * F1/F3 (so F2 and F6 are left to the byte loop).  The low half, the data
- * bytes 00..7F, holds the running status's data bytes.  A shift, not a
- * table load: the next pass waits on this value, and the shift is the
- * shorter wait (measured: ~10% per message). */
-#define MIDI_PARSE_LEN ((uint64_t)0x6FAAFFFF << 32)
+/* Bytes a message headed by byte b take, less one, times eight: `len` >>
+ * ((b >> 3) * 2) & 0x18, a 2-bit field per eight byte values, three bits
+ * up.  The top 29 bits are the data bytes of the status bytes 80..FF
+ * (MIDI_PARSE_LEN; F0..F7 share one field, which holds 1 for F1/F3: F0, F2
+ * and F4..F7 never pass the check; F8..FF are beyond bit 63, so 0); below
+ * them, for the data bytes 00..7F, the running status's data bytes less
+ * one.  Times eight because the result is the shift that takes the next
+ * head word out of the bytes read ahead.  Shifts, not a table load: the
+ * next pass waits on this value. */
+#define MIDI_PARSE_LEN ((uint64_t)0x1A55AAAA << 35)
 
-/* Three 256-entry tables indexed by a byte value, with entries of 8 bytes
- * or less (scaled indexing, no shift): the message headed by the byte, and
- * what the byte does to the running status and to `len`.  Data bytes head
- * messages in running status, described by the running status's head
- * entry; for the running status they change nothing. */
-struct midi_parse_head {
-	uint32_t dmask; /* its data bytes, a mask on the word after the head; SLOW: not taken */
-	uint16_t tmpl;  /* type | channel << 8, the first two bytes of its struct midi_msg */
-	uint16_t pad;   /* 0 */
-};
-#define MIDI_PARSE_SLOW 0x80000000u /* above the two data bytes of any mask */
+/* Running status "none" inside the fast path: a data byte then heads a
+ * word whose status is this value, whose entry never passes. */
+#define MIDI_PARSE_NONE 0x01
 
-struct midi_parse_run {
-	uint8_t next;   /* running status it sets (0: none), unless keep */
-	int8_t keep;    /* -1: it keeps the running status (data, real-time); 0: sets it */
+/* The fast path's tables, indexed by a byte value, with entries of 8 bytes
+ * (scaled indexing, no shift), in one object (one base register). */
+struct midi_parse_head { /* by status: the head byte, or the running status */
+	uint32_t check; /* bits of the word that must be clear: its data bytes' top bits */
+	uint32_t dmask; /* its data bytes, a mask on the word shifted up by a byte */
 };
 
-#define MPH_CHAN(s) { ((s) & 0xE0) == 0xC0 ? 0xFF : 0xFFFF, \
-		      (uint16_t)(((s) & 0xF0) | ((s) & 0x0F) << 8), 0 }
-#define MPH_COMMON(s) { 0xFF, (s), 0 } /* F1, F3: one data byte */
-#define MPH_RT(s) { 0, (s), 0 }
-#define MPH_SLOW { MIDI_PARSE_SLOW, 0, 0 }
-#define MPR_CHAN(s) { (s), 0 }
-#define MPR_COMMON() { 0, 0 } /* no running status after System Common */
-#define MPR_KEEP() { 0, -1 }
-#define MPL_CHAN(s) (MIDI_PARSE_LEN | (((s) & 0xE0) == 0xC0 ? 0x55555555u : 0xAAAAAAAAu))
+struct midi_parse_put {
+	uint32_t tmpl; /* by status: type | channel << 8, the first two bytes of its message */
+	uint32_t next; /* by head byte: the running status it sets, ORed in after `keep` */
+};
+
+struct midi_parse_tables {
+	struct midi_parse_head head[256];
+	struct midi_parse_put put[256];
+	/* By head byte, not status: the running status would put a load in
+	 * the loop-carried chain.  ~0 for the bytes that keep the running
+	 * status and `len` (data bytes, real-time), 0 for those that set them. */
+	uint64_t keep[256];
+	/* By head byte: `len` after a byte that sets the running status;
+	 * also `len` for a running status. */
+	uint64_t len[256];
+};
+
+#define MIDI_PARSE_SLOW 0xFF /* check of the statuses left to the byte loop: the word's
+				status byte (>= 0x80, or MIDI_PARSE_NONE) is never clear */
+#define MPH_CHAN(s) { ((s) & 0xE0) == 0xC0 ? 0x8000 : 0x808000, \
+		      ((s) & 0xE0) == 0xC0 ? 0xFF0000 : 0xFFFF0000 }
+#define MPH_COMMON { 0x8000, 0xFF0000 } /* F1, F3: one data byte */
+#define MPH_RT { 0, 0 }
+#define MPH_SLOW { MIDI_PARSE_SLOW, 0 }
+#define MPH_F2 { MIDI_PARSE_SLOW, 0xFFFF0000 } /* taken off the failed check */
+#define MPP_CHAN(s) { ((s) & 0xF0) | ((s) & 0x0F) << 8, (s) }
+#define MPP_COMMON(s) { (s), MIDI_PARSE_NONE } /* no running status after System Common */
+#define MPP_RT(s) { (s), 0 }
+#define MPL_CHAN(s) (MIDI_PARSE_LEN | (((s) & 0xE0) == 0xC0 ? 0 : (uint64_t)0x55555555 << 3))
 #define MP16(M, s) M(s), M(s + 1), M(s + 2), M(s + 3), M(s + 4), M(s + 5), M(s + 6),     \
 		   M(s + 7), M(s + 8), M(s + 9), M(s + 10), M(s + 11), M(s + 12), M(s + 13), \
 		   M(s + 14), M(s + 15)
-#define MP8(M) M(), M(), M(), M(), M(), M(), M(), M()
-#define MP64(M) MP8(M), MP8(M), MP8(M), MP8(M), MP8(M), MP8(M), MP8(M), MP8(M)
+#define MPK8 ~(uint64_t)0, ~(uint64_t)0, ~(uint64_t)0, ~(uint64_t)0, \
+	     ~(uint64_t)0, ~(uint64_t)0, ~(uint64_t)0, ~(uint64_t)0
+#define MPK64 MPK8, MPK8, MPK8, MPK8, MPK8, MPK8, MPK8, MPK8
 
-static const struct midi_parse_head midi_parse_heads[256] = {
-	[0x00] = MPH_SLOW, /* as running status: none (a data byte is stray) */
-	[0x80] = MP16(MPH_CHAN, 0x80), MP16(MPH_CHAN, 0x90), MP16(MPH_CHAN, 0xA0),
-	MP16(MPH_CHAN, 0xB0), MP16(MPH_CHAN, 0xC0), MP16(MPH_CHAN, 0xD0), MP16(MPH_CHAN, 0xE0),
-	[0xF0] = MPH_SLOW, MPH_COMMON(0xF1), MPH_SLOW /* F2: see LEN */, MPH_COMMON(0xF3),
-	MPH_SLOW, MPH_SLOW, MPH_SLOW /* F6: see LEN */, MPH_SLOW, MPH_RT(0xF8), MPH_SLOW,
-	MPH_RT(0xFA), MPH_RT(0xFB), MPH_RT(0xFC), MPH_SLOW, MPH_RT(0xFE), MPH_RT(0xFF),
-};
-
-static const struct midi_parse_run midi_parse_runs[256] = {
-	MP64(MPR_KEEP), MP64(MPR_KEEP), /* data bytes */
-	MP16(MPR_CHAN, 0x80), MP16(MPR_CHAN, 0x90), MP16(MPR_CHAN, 0xA0),
-	MP16(MPR_CHAN, 0xB0), MP16(MPR_CHAN, 0xC0), MP16(MPR_CHAN, 0xD0), MP16(MPR_CHAN, 0xE0),
-	MPR_KEEP(), MPR_COMMON(), MPR_KEEP(), MPR_COMMON(), /* F0..F3; F0, F2: the byte loop's */
-	MP8(MPR_KEEP), MPR_KEEP(), MPR_KEEP(), MPR_KEEP(), MPR_KEEP(), /* F4..FF */
-};
-
-/* `len` after a byte that sets the running status; 0 for the bytes that
- * keep it (the keep mask applies to `len` too) */
-static const uint64_t midi_parse_lens[256] = {
-	[0x00] = MIDI_PARSE_LEN, /* none; data byte 00 ORs in bits `len` always has */
-	[0x80] = MP16(MPL_CHAN, 0x80), MP16(MPL_CHAN, 0x90), MP16(MPL_CHAN, 0xA0),
-	MP16(MPL_CHAN, 0xB0), MP16(MPL_CHAN, 0xC0), MP16(MPL_CHAN, 0xD0), MP16(MPL_CHAN, 0xE0),
-	[0xF1] = MIDI_PARSE_LEN, [0xF3] = MIDI_PARSE_LEN,
+static const struct midi_parse_tables midi_parse_tab = {
+	.head = {
+		/* entries 00..7F serve as running status: only MIDI_PARSE_NONE is */
+		[MIDI_PARSE_NONE] = MPH_SLOW, /* a data byte is stray */
+		[0x80] = MP16(MPH_CHAN, 0x80), MP16(MPH_CHAN, 0x90), MP16(MPH_CHAN, 0xA0),
+		MP16(MPH_CHAN, 0xB0), MP16(MPH_CHAN, 0xC0), MP16(MPH_CHAN, 0xD0),
+		MP16(MPH_CHAN, 0xE0),
+		MPH_SLOW, MPH_COMMON, MPH_F2, MPH_COMMON, /* F0..F3 */
+		MPH_SLOW, MPH_SLOW, MPH_SLOW, MPH_SLOW, /* F4..F7; F6 taken off the failed check */
+		MPH_RT, MPH_SLOW, MPH_RT, MPH_RT, MPH_RT, MPH_SLOW, MPH_RT, MPH_RT, /* F8..FF */
+	},
+	.put = {
+		[0x80] = MP16(MPP_CHAN, 0x80), MP16(MPP_CHAN, 0x90), MP16(MPP_CHAN, 0xA0),
+		MP16(MPP_CHAN, 0xB0), MP16(MPP_CHAN, 0xC0), MP16(MPP_CHAN, 0xD0),
+		MP16(MPP_CHAN, 0xE0),
+		[0xF1] = MPP_COMMON(0xF1), [0xF2] = MPP_COMMON(0xF2), [0xF3] = MPP_COMMON(0xF3),
+		[0xF6] = MPP_COMMON(0xF6), [0xF8] = MPP_RT(0xF8), [0xFA] = MPP_RT(0xFA), [0xFB] = MPP_RT(0xFB),
+		[0xFC] = MPP_RT(0xFC), [0xFE] = MPP_RT(0xFE), [0xFF] = MPP_RT(0xFF),
+	},
+	.keep = { MPK64, MPK64, [0xF8] = MPK8 },
+	.len = {
+		[0x00] = MIDI_PARSE_LEN, [MIDI_PARSE_NONE] = MIDI_PARSE_LEN, /* none */
+		[0x80] = MP16(MPL_CHAN, 0x80), MP16(MPL_CHAN, 0x90), MP16(MPL_CHAN, 0xA0),
+		MP16(MPL_CHAN, 0xB0), MP16(MPL_CHAN, 0xC0), MP16(MPL_CHAN, 0xD0),
+		MP16(MPL_CHAN, 0xE0),
+		[0xF1] = MIDI_PARSE_LEN, [0xF2] = MIDI_PARSE_LEN, [0xF3] = MIDI_PARSE_LEN,
+		[0xF6] = MIDI_PARSE_LEN,
+	},
 };
 
 /*
  * midi_parse_fast - whole messages from s while at least nine bytes are
- * readable (s < fend) and an output slot is left (*op < olim); returns where
- * it stopped, at the first byte it does not take, or at most fend + 3.
+ * readable (s < fend, the end of the buffer less eight) and an output slot
+ * is left (*op < olim); returns where it stopped, at the first byte it does
+ * not take, at most fend + 3 (beyond only after a SysEx, at most the end).
  * Called outside SysEx with no message begun; *status is the running status
  * (0 or 80..EF), updated.  Each pass reads the eight bytes after the head
  * before it knows the message's length and takes the next head word from
  * them with a shift: the next pass then waits on the length computation
- * alone, not on a load from an address that depends on it.
+ * alone, not on a load from an address that depends on it.  The running
+ * status and `len` are updated through tables indexed by the head byte,
+ * for the same reason.
  */
-static const uint8_t *midi_parse_fast(const uint8_t *s, const uint8_t *fend, struct midi_msg **op,
-				      struct midi_msg *olim, uint8_t *status) RT_SAFE
+static const uint8_t *midi_parse_fast(struct midi_parse *p, const uint8_t *s, const uint8_t *fend,
+				      struct midi_msg **op, struct midi_msg *olim,
+				      uint8_t *status) RT_SAFE
 {
 	struct midi_msg *o = *op;
-	uint32_t rs = *status, w = 0;
-	uint64_t len = midi_parse_lens[rs];
+	uint64_t rs = *status ? *status : MIDI_PARSE_NONE, w = 0;
+	const struct midi_parse_tables *t = &midi_parse_tab;
+	uint64_t len = t->len[rs];
 
 	if (s < fend)
 		memcpy(&w, s, sizeof(w));
 	while (s < fend && o < olim) {
-		const struct midi_parse_head *h;
-		const struct midi_parse_run *r;
-		uint32_t d, n, nw;
-		int32_t keep;
-		uint64_t m, ahead;
+		uint64_t ahead, y, m;
+		uint32_t idx, c, sh;
 
 		memcpy(&ahead, s + 1, sizeof(ahead));
-		h = &midi_parse_heads[(w & 0x80) ? (w & 0xFF) : rs]; /* compiles to a cmov */
-		d = ((w >> ((w >> 4) & 8)) | MIDI_PARSE_SLOW) & h->dmask; /* after a status byte */
-		if (__builtin_expect((d & (MIDI_PARSE_SLOW | 0x8080)) == 0, 1)) {
-			n = (uint32_t)(len >> ((w >> 2) & 0x3E)) & 3;
-			s += n;
-			nw = (uint32_t)(ahead >> (8 * n - 8));
-		} else {
-			/* One real-time byte inside the message (a clock, typically)
-			 * comes out first, as the byte loop has it; the message is
-			 * the word without it.  Two slots: the byte loop would stop
-			 * after the real-time byte with fewer. */
-			uint32_t hi = (w >> 7) & 1, at, rt, low;
+		y = (w & 0x80) ? w : (w << 8 | rs); /* status byte first; a cmov */
+		idx = y & 0xFF;
+		c = t->head[idx].check;
+		sh = (uint32_t)(len >> ((w >> 2) & 0x3E)) & 0x18;
+		if (__builtin_expect(y & c, 0)) {
+			uint32_t at, rt;
+			uint64_t low;
 
-			if ((d & MIDI_PARSE_SLOW) || o + 1 >= olim)
-				break;
-			at = hi + ((d & 0x80) ? 0 : 1); /* the first byte that is no data */
-			rt = (w >> (8 * at)) & 0xFF;
-			if (rt < 0xF8 || midi_parse_heads[rt].dmask) /* also F9, FD */
-				break;
-			low = (1u << (8 * at)) - 1;
-			w = (w & low) | ((w >> 8) & ~low);
-			d = (w >> (8 * hi)) & h->dmask;
-			if (d & 0x8080)
-				break;
+			if (c & 0xFF) {
+				/* A status the check never passes.  System
+				 * Common whose length `len` cannot tell (the
+				 * field is F1/F3's): F2 takes two data bytes,
+				 * F6 none.  A SysEx whole in the buffer. */
+				size_t e = 0, k;
+
+				if (idx == 0xF2 && !(y & 0x808000)) {
+					sh = 16;
+					goto put;
+				}
+				if (idx == 0xF6) {
+					sh = 0;
+					goto put;
+				}
+				if (idx != 0xF0)
+					goto out;
+				k = midi_parse_sysex_whole(p, s, (size_t)(fend + 8 - s), o, &e);
+				if (!k)
+					goto out;
+				o += e;
+				rs = MIDI_PARSE_NONE; /* as after any System Common */
+				len = MIDI_PARSE_LEN;
+				s += k;
+				if (s < fend)
+					memcpy(&w, s, sizeof(w));
+				continue;
+			}
+			/* One real-time byte inside the message (a clock,
+			 * typically) comes out first, as the byte loop has
+			 * it; the message is the word without it.  Two slots:
+			 * the byte loop would stop after the real-time byte
+			 * with fewer. */
+			if (o + 1 >= olim)
+				goto out;
+			at = (y & 0x8000) ? 1 : 2; /* the first byte that is no data */
+			rt = (uint32_t)(y >> (8 * at)) & 0xFF;
+			if (rt < 0xF8 || t->head[rt].check) /* also F9, FD */
+				goto out;
+			low = ((uint64_t)1 << (8 * at)) - 1;
+			y = (y & low) | ((y >> 8) & ~low);
+			if (y & c)
+				goto out;
 			m = rt;
 			memcpy(o, &m, sizeof(m));
 			o->sysex = NULL;
 			o++;
-			n = hi + 2 + (h->dmask > 0xFF); /* head, data bytes, real-time byte */
-			s += n;
-			nw = (uint32_t)(ahead >> (8 * n - 8));
+			sh += 8;
 		}
-		m = h->tmpl | (uint64_t)d << 16; /* flags 0 */
-		memcpy(o, &m, sizeof(m));
+put:
+		m = ((uint32_t)y << 8 & t->head[idx].dmask) | t->put[idx].tmpl;
+		memcpy(o, &m, sizeof(m)); /* flags 0 */
 		o->sysex = NULL;
 		o++;
-		r = &midi_parse_runs[w & 0xFF];
-		keep = r->keep;
-		rs = (rs & (uint32_t)keep) | r->next;
-		len = (len & (uint64_t)(int64_t)keep) | midi_parse_lens[w & 0xFF];
-		w = nw;
+		rs = (rs & t->keep[w & 0xFF]) | t->put[w & 0xFF].next;
+		len = (len & t->keep[w & 0xFF]) | t->len[w & 0xFF];
+		s += (sh >> 3) + 1;
+		w = ahead >> sh;
 	}
-	*status = (uint8_t)rs;
+out:
+	*status = rs == MIDI_PARSE_NONE ? 0 : (uint8_t)rs;
 	*op = o;
 	return s;
 }
@@ -434,8 +580,8 @@ int midi_parse_feed(struct midi_parse *p, const uint8_t *buf, size_t len, size_t
 		uint8_t b;
 
 		if (MIDI_PARSE_FAST && (sx | have | pending) == 0 && end - s >= 9) {
-			s = midi_parse_fast(s, end - 8, &o, olim, &status);
-			need = (uint8_t)(midi_parse_lens[status] & 3);
+			s = midi_parse_fast(p, s, end - 8, &o, olim, &status);
+			need = status ? (uint8_t)(1 + ((midi_parse_tab.len[status] >> 3) & 3)) : 0;
 			if (s == end || o >= olim)
 				break;
 		}
