@@ -256,6 +256,74 @@ static void same_output(const char *got, const char *ref)
 	assert_string_equal(got, ref);
 }
 
+/* Call by call against byte by byte: each call, with a random number of
+ * output slots, must deliver and consume exactly what feeding the same
+ * bytes one at a time (the byte loop alone) delivers and consumes while at
+ * least MIDI_PARSE_OUT_MIN slots are left, and leave the same state: the
+ * whole-message paths stop where the byte loop would, not only deliver
+ * the same messages in the end. */
+static void run_lockstep(const uint8_t *in, size_t len)
+{
+	struct midi_msg out[TP_OUT_MAX];
+	struct midi_parse pa, pb;
+	size_t from = 0;
+	int n;
+
+	assert_int_equal(pool_init(&tp_pool, pool_mem, sizeof(struct midi_sysex_chunk),
+				   TP_POOL_CAP), 0);
+	assert_int_equal(midi_parse_init(&pa, &tp_pool), 0);
+	assert_int_equal(midi_parse_init(&pb, &tp_pool), 0);
+	while (from < len) {
+		size_t omax = MIDI_PARSE_OUT_MIN + rng() % (TP_OUT_MAX - 1), used, ub = 0, nb = 0;
+		struct strbuf ra = { 0 }, rb = { 0 };
+
+		ra.s = calloc(1, 1);
+		rb.s = calloc(1, 1);
+		ra.cap = rb.cap = 1;
+		assert_true(ra.s && rb.s);
+		n = midi_parse_feed(&pa, in + from, len - from, &used, out, omax);
+		assert_true(n >= 0 && (size_t)n <= omax);
+		for (int i = 0; i < n; i++) {
+			render(&ra, &out[i]);
+			pool_put(&tp_pool, out[i].sysex);
+		}
+		while (from + ub < len && omax - nb >= MIDI_PARSE_OUT_MIN) {
+			size_t u;
+			int k = midi_parse_feed(&pb, in + from + ub, 1, &u, out, omax - nb);
+
+			assert_true(k >= 0 && (u == 1 || k > 0)); /* 0: a full SysEx chunk left */
+			for (int i = 0; i < k; i++) {
+				render(&rb, &out[i]);
+				pool_put(&tp_pool, out[i].sysex);
+			}
+			nb += (size_t)k;
+			ub += u;
+		}
+		if ((size_t)n != nb || used != ub || strcmp(ra.s, rb.s))
+			print_error("row '%s': at %zu with %zu slots: %d messages, %zu bytes; "
+				    "byte by byte %zu, %zu\n  got  %s\n  want %s\n", tp_row, from, omax,
+				    n, used, nb, ub, ra.s, rb.s);
+		assert_int_equal(n, nb);
+		assert_int_equal(used, ub);
+		assert_string_equal(ra.s, rb.s);
+		assert_int_equal(pa.status, pb.status);
+		assert_int_equal(pa.have, pb.have);
+		assert_int_equal(pa.pending, pb.pending);
+		assert_int_equal(pa.sysex, pb.sysex);
+		free(ra.s);
+		free(rb.s);
+		from += used;
+	}
+	same_stats(&pa.stats, &pb.stats);
+	n = midi_parse_end(&pa, out, 1);
+	for (int i = 0; i < n; i++)
+		pool_put(&tp_pool, out[i].sysex);
+	n = midi_parse_end(&pb, out, 1);
+	for (int i = 0; i < n; i++)
+		pool_put(&tp_pool, out[i].sysex);
+	assert_int_equal(tp_pool.in_use, 0);
+}
+
 /* Runs `in` under every splitting strategy; all must agree with the first.
  * Returns the rendering (caller frees) and the stats. */
 static char *run_all_splits(const uint8_t *in, size_t len, struct midi_parse_stats *st)
@@ -299,6 +367,8 @@ static char *run_all_splits(const uint8_t *in, size_t len, struct midi_parse_sta
 		same_stats(&s2, st);
 		free(r);
 	}
+	for (int t = 0; t < 3; t++)
+		run_lockstep(in, len);
 	free(cuts);
 	return ref;
 }
