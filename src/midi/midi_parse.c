@@ -88,6 +88,20 @@
  *   cycles each, about a fifth of the time on the stream without SysEx);
  *   taking it without a branch was estimated, not built: ~10 more
  *   instructions and a longer chain for every pass, about what it saves.
+ * - rejected, two block paths over 64-byte windows as bit masks (SSE2
+ *   movemask; NEON on aarch64), built, tested against this parser (~3 M
+ *   random cases with random chunking and room, equal) and measured
+ *   interleaved, medians of 9: (a) from status bit to status bit, one
+ *   message a pass: 2.4x..2.9x against alsa-lib on the realistic stream -
+ *   one pass in seven is odd (a real-time byte inside 9.4%, several in
+ *   running status 4.4%), each a mispredict of ~40 cycles; (b) word
+ *   arithmetic on the masks (prefix XOR for the data counts' parity,
+ *   carries for what each head governs) finding every byte that completes
+ *   a message, then one branch-free write per message: realistic 3.32x ->
+ *   3.68x, without SysEx 3.31x -> 3.60x, bulk 3.80x -> 3.88x, still ~47
+ *   instructions a message (18 in the write loop, the rest classifying the
+ *   window).  +11% for ~480 lines of per-target SIMD in an RT parser,
+ *   with the issue's 5x still out of reach: not kept.
  * The benchmark's consumer (a tally per event, the same for alsa-lib)
  * takes about a fifth of this parser's time on the realistic stream (Zen
  * 3), about 6% on the Intel VM.
