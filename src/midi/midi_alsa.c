@@ -49,7 +49,8 @@
  *
  * Input.  Our input ports stamp every arriving event with our queue's real
  * time (port-level timestamping, so third-party connections are stamped
- * too); recv() converts it to CLOCK_MONOTONIC.  One sequencer event can
+ * too); recv() converts it to CLOCK_MONOTONIC, never earlier than the
+ * stamp it returned before.  One sequencer event can
  * become several messages (a 14-bit controller, an (N)RPN, a long SysEx):
  * recv() keeps the event (it lives in alsa-lib's input buffer until the
  * next read) and returns its messages one per call.
@@ -419,7 +420,15 @@ static int ma_recv(struct midi_backend *b, struct midi_event_in *out) RT_SAFE
 			ma_count(&a->stats.rx_ignored);
 		if (step >= n || out->msg.type == 0)
 			continue;
+		/* stamps never go backwards: the kernel's queue time can step back
+		 * by tens of us between events of one burst (seen in the qemu test
+		 * VM: a clock stamped 26 us before the controller that preceded
+		 * it, with no re-measurement of q0 in between); an arrival order
+		 * is a time order to every consumer (the follower above all) */
 		out->t_ns = ma_stamp_ns(a, ev);
+		if (out->t_ns < a->rx_last_ns)
+			out->t_ns = a->rx_last_ns;
+		a->rx_last_ns = out->t_ns;
 		out->port = (uint16_t)idx;
 		ma_count(&a->stats.rx_events);
 		return 0;

@@ -96,6 +96,7 @@ struct midi_alsa {
 	struct snd_seq_event *rx_ev;       /* engine: input event being split (alsa-lib's
 					      buffer; valid until the next read) */
 	int rx_step;                       /* engine: next message index within rx_ev */
+	int64_t rx_last_ns;                /* engine: stamp of the last message returned */
 	struct midi_alsa_stats stats;      /* counters */
 };
 
