@@ -95,7 +95,7 @@ static void patlib_place(struct patlib *next, const struct patlib *cur, int k, s
 
 int patlib_load(struct patlib *next, const struct patlib *cur, const struct config *c)
 {
-	static char groups[ENGINE_MAX_PATTERNS][CONFIG_NAME_MAX]; /* control thread only */
+	char groups[ENGINE_MAX_PATTERNS][CONFIG_NAME_MAX]; /* group names seen, id = index + 1 */
 	struct pattern_set set;
 	int ngroups = 0, r, skipped = 0;
 
