@@ -705,6 +705,102 @@ static void test_garbage_chunking_invariance(void **state)
 	}
 }
 
+/* Streams for the block path: channel traffic in and out of running status,
+ * real-time bytes between messages and inside them (one or two), System
+ * Common (F1, F2, F3, F6), SysEx short and over several chunks (with
+ * clocks inside);
+ * `faults` adds stray and extra data bytes, incomplete messages, undefined
+ * bytes and stray F7.  Long enough for many 64-byte windows. */
+static size_t gen_block_stream(uint8_t *b, size_t n, int faults)
+{
+	static const uint8_t rtb[] = { 0xF8, 0xFA, 0xFB, 0xFC, 0xFE, 0xFF, 0xF9, 0xFD };
+	static const uint8_t sc[] = { 0xF1, 0xF2, 0xF3, 0xF6, 0xF1, 0xF3 };
+	size_t k = 0;
+	uint8_t last = 0;
+
+	while (k + 1200 < n) {
+		uint64_t r = rng() % 1000;
+
+		if (faults && rng() % 40 == 0) {
+			b[k++] = (uint8_t)rng(); /* anything: a stray byte, F7, F4 ... */
+			continue;
+		}
+		if (rng() % (faults ? 5 : 12) == 0) {
+			b[k++] = rtb[rng() % (faults ? 8 : 6)];
+			continue;
+		}
+		if (r < 700) {
+			uint8_t st = (uint8_t)(0x80 | rng() % 0x70);
+			int two = (st & 0xE0) != 0xC0, nd = two ? 2 : 1;
+
+			if (last && rng() % 3 == 0)
+				st = last; /* running status */
+			else
+				b[k++] = st;
+			last = st;
+			if (faults && rng() % 10 == 0)
+				nd -= 1 + (int)(rng() % 2); /* cut short */
+			for (int i = 0; i < nd; i++) {
+				b[k++] = (uint8_t)(rng() % 128);
+				if (rng() % 8 == 0)
+					b[k++] = 0xF8;
+				if (rng() % 40 == 0)
+					b[k++] = 0xFE;
+			}
+		} else if (r < 880) {
+			uint8_t st = sc[rng() % 6];
+			int nd = st == 0xF2 ? 2 : st == 0xF6 ? 0 : 1;
+
+			b[k++] = st;
+			last = 0;
+			if (faults && rng() % 6 == 0)
+				nd += (int)(rng() % 3) - 1;
+			for (int i = 0; i < nd; i++) {
+				b[k++] = (uint8_t)(rng() % 128);
+				if (rng() % 8 == 0)
+					b[k++] = 0xF8;
+			}
+		} else if (r < 920) {
+			/* short, now and then a dump over chunks, clocks inside */
+			size_t len = rng() % 12 ? rng() % 40 : 200 + rng() % 900;
+
+			b[k++] = 0xF0;
+			last = 0;
+			for (size_t i = 0; i < len; i++)
+				b[k++] = rng() % 25 ? (uint8_t)(rng() % 128) : rtb[rng() % (faults ? 8 : 6)];
+			if (!faults || rng() % 5)
+				b[k++] = 0xF7;
+		} else {
+			b[k++] = 0xF8;
+		}
+	}
+	return k;
+}
+
+/* The block path (64 bytes at a time, where the CPU has it) call by call
+ * against the byte loop, with random room, on long streams: every window
+ * must stop where the byte loop would and leave the same state. */
+static void test_block_path_lockstep(void **state)
+{
+	static uint8_t in[8192];
+	struct midi_parse p;
+
+	(void)state;
+	assert_int_equal(midi_parse_init(&p, NULL), 0);
+#if defined(__x86_64__) && defined(__GNUC__)
+	__builtin_cpu_init();
+	/* where the CPU has AVX2 the block path is on: this test must run it */
+	assert_int_equal(p.simd, __builtin_cpu_supports("avx2") ? 1 : 0);
+	print_message("block path %s\n", p.simd ? "on (AVX2)" : "off (no AVX2 here)");
+#endif
+	for (int t = 0; t < 60; t++) {
+		size_t len = gen_block_stream(in, 1400 + rng() % (sizeof(in) - 1400), t % 3 == 2);
+
+		tp_row = t % 3 == 2 ? "block path, stream with faults" : "block path, stream";
+		run_lockstep(in, len);
+	}
+}
+
 /* ---- pool exhaustion, API errors, counters ---------------------------- */
 
 static char *feed_keep(struct midi_parse *p, const char *hex, struct midi_msg *keep,
@@ -877,6 +973,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_garbage_chunking_invariance),
+		cmocka_unit_test(test_block_path_lockstep),
 		cmocka_unit_test(test_pool_null_drops_sysex),
 		cmocka_unit_test(test_pool_exhausted_mid_sysex),
 		cmocka_unit_test(test_pool_empty_at_chunk_boundary),

@@ -17,7 +17,12 @@
  * Real-time bytes are decided by the byte value alone (>= F8) and never touch
  * the message state, which is what makes them legal anywhere.
  *
- * Speed: complete messages outside SysEx, nearly all of a real stream,
+ * Speed: on x86-64 with AVX2 (found at run time) complete messages
+ * outside SysEx go through the block path, midi_parse_block(): 64 bytes a
+ * window, the bytes that complete messages found at once with vectors and
+ * bit-mask arithmetic, the messages written from a table of words by
+ * permutations, with no branch on what the bytes are.  Elsewhere, and for
+ * what a window refuses (SysEx, errors), complete messages outside SysEx
  * take the fast path, midi_parse_fast(): one message per pass (a status
  * byte or running status with its data bytes, a real-time byte, or such a
  * message with one real-time byte inside; also F2, F6 and a short SysEx
@@ -105,6 +110,47 @@
  * The benchmark's consumer (a tally per event, the same for alsa-lib)
  * takes about a fifth of this parser's time on the realistic stream (Zen
  * 3), about 6% on the Intel VM.
+ * The block path, on the same Intel VM (AVX2; ratios against alsa-lib,
+ * realistic / without SysEx, medians of 3-8 interleaved runs of best of
+ * 5-9 passes; the VM's own noise is about +-5%):
+ * - kept, in the order built: 62-byte windows behind two stand-in
+ *   positions for the carried state: 3.35x / 3.34x (fast path) -> 3.93x
+ *   / 4.17x; the status fill within 128-bit lanes, then across, and the
+ *   data byte before a position as the byte before it (or the one before
+ *   that after a real-time byte) instead of a second fill: 4.28x / 4.52x;
+ *   constants as memory operands, not rebuilt in the loop: within the
+ *   noise, kept for 40 fewer instructions a window; F2 inside the window
+ *   and two messages a pass: 4.24x -> 4.48x; eight messages a group
+ *   written from words compacted by a table permutation (no mispredicted
+ *   loop exit a window): 4.42x -> 4.64x; 64-byte windows with the state
+ *   as carry-ins: 4.71x -> 4.96x / 5.26x; a short SysEx whole taken
+ *   inside the loop: 4.96x -> 5.03x; byte classes by two nibble tables:
+ *   5.05x -> 5.08x; SysEx payload 32 bytes a step with the clocks inside
+ *   a dump delivered in the same loop (midi_parse_sysex_run()): bulk
+ *   3.79x -> 4.09x, realistic 5.04x -> 5.09x.  The room cut (stop after the last message that fits,
+ *   as the byte loop) is for correctness.  Parse alone without SysEx:
+ *   1.6-1.7 ns a message; callgrind, realistic: ~22 instructions a message
+ *   in midi_parse_block(), ~540 a window.  Removing parts (timing only):
+ *   the emission is ~23% of the parse, the words ~18%, the status fill
+ *   ~12%, the checks that end a window ~9%, the one for data after System
+ *   Common ~7%.  With the cut kept off the next window's start (timing
+ *   only) nothing changes: the path is bound by its instructions, not by
+ *   the chain from one window to the next.
+ * - rejected: SysEx as a message inside the window (its masks cost every
+ *   window more than the stalls saved: 4.52x -> 4.31x, 4.49x -> 4.46x
+ *   with the masks behind a branch); the emission by AVX-512 compress (a
+ *   call and a variable loop: 5.07x -> 4.90x); eight 16-byte stores a
+ *   group instead of four 32-byte ones (4.99x -> 4.59x); the upper half
+ *   of a group only when it holds more than four messages (a branch a
+ *   group: 4.93x -> 4.84x; a branch a window on a byte-wise count: 5.14x
+ *   -> 5.04x); the words without blends (max, and/andnot: 4.97x ->
+ *   4.93x); message pairs by four permutations of the compacted
+ *   words (5.02x -> 4.85x); the next window started before the cut is
+ *   known (a predicted branch: 1.61 -> 1.69 ns); the lane carries of the
+ *   status fill from the scalar masks (no gain); the check after System
+ *   Common split by F2 behind a branch (5M more instructions); the SysEx
+ *   copy 32 bytes a step alone, and a scalar loop of its own for payload
+ *   and clocks (bulk dumps unchanged at 2.3-2.5 GB/s).
  */
 #include "midi/midi_parse.h"
 
@@ -119,12 +165,25 @@
 #define MIDI_PARSE_FAST 0 /* byte loop only */
 #endif
 
+/* The block path (midi_parse_block()): x86-64 with AVX2, chosen at run
+ * time by midi_parse_init(). */
+#if MIDI_PARSE_FAST && defined(__x86_64__) && defined(__GNUC__)
+#define MIDI_PARSE_BLOCK 1
+#include <immintrin.h>
+#else
+#define MIDI_PARSE_BLOCK 0
+#endif
+
 int midi_parse_init(struct midi_parse *p, struct pool *pool)
 {
 	if (!p || (pool && pool->obj_size < sizeof(struct midi_sysex_chunk)))
 		return -EINVAL;
 	memset(p, 0, sizeof(*p));
 	p->pool = pool;
+#if MIDI_PARSE_BLOCK
+	__builtin_cpu_init();
+	p->simd = __builtin_cpu_supports("avx2") ? 1 : 0;
+#endif
 	return 0;
 }
 
@@ -378,7 +437,9 @@ static __attribute__((noinline)) size_t midi_parse_sysex_whole(struct midi_parse
  * ran.
  */
 
-/* A message's first eight bytes are written as one little-endian word. */
+/* A message's first eight bytes are written as one little-endian word;
+ * the block path writes whole 16-byte messages (a NULL pointer is zero). */
+_Static_assert(sizeof(struct midi_msg) == 16, "struct midi_msg size assumed by midi_parse_block()");
 _Static_assert(offsetof(struct midi_msg, type) == 0 && offsetof(struct midi_msg, channel) == 1 &&
 		       offsetof(struct midi_msg, data) == 2 && offsetof(struct midi_msg, flags) == 4 &&
 		       offsetof(struct midi_msg, sysex) == 8,
@@ -574,6 +635,347 @@ out:
 	return s;
 }
 
+#if MIDI_PARSE_BLOCK
+
+/* By a byte of bit mask: the positions of its set bits, in order, one a
+ * byte (the rest 0): which words a group of eight positions keeps. */
+#define MPL_PC(x) (((x) & 1) + ((x) >> 1 & 1) + ((x) >> 2 & 1) + ((x) >> 3 & 1) + \
+		   ((x) >> 4 & 1) + ((x) >> 5 & 1) + ((x) >> 6 & 1) + ((x) >> 7 & 1))
+#define MPL_B(m, i) ((uint64_t)((m) >> (i) & 1) * (i) << (8 * MPL_PC((m) & ((1 << (i)) - 1))))
+#define MPL(m) (MPL_B(m, 1) | MPL_B(m, 2) | MPL_B(m, 3) | MPL_B(m, 4) | MPL_B(m, 5) | \
+		MPL_B(m, 6) | MPL_B(m, 7))
+#define MPL4(m) MPL(m), MPL(m + 1), MPL(m + 2), MPL(m + 3)
+#define MPL16(m) MPL4(m), MPL4(m + 4), MPL4(m + 8), MPL4(m + 12)
+#define MPL64(m) MPL16(m), MPL16(m + 16), MPL16(m + 32), MPL16(m + 48)
+static const uint64_t midi_parse_lut[256] = { MPL64(0), MPL64(64), MPL64(128), MPL64(192) };
+#undef MPL64
+#undef MPL16
+#undef MPL4
+#undef MPL
+#undef MPL_B
+#undef MPL_PC
+
+/* Byte constants of the block path, loaded from memory (as operands)
+ * rather than built in registers the loop needs. */
+enum { MPB_CF7, MPB_CF0, MPB_C0F, MPB_CE0, MPB_CC0, MPB_C02, MPB_CF3, MPB_THI, MPB_TLO };
+#define MPB_ROW(b) { b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, \
+		     b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b }
+static const _Alignas(32) uint8_t midi_parse_vk[][32] = {
+	MPB_ROW(0xF7), MPB_ROW(0xF0), MPB_ROW(0x0F), MPB_ROW(0xE0), MPB_ROW(0xC0),
+	MPB_ROW(0x02), MPB_ROW(0xF3),
+	/* byte classes: bits by high nibble ANDed with bits by low nibble
+	 * (see midi_parse_block()); both lanes alike */
+	{ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x10, 0, 0xE0,
+	  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x10, 0, 0xE0 },
+	{ 0x90, 0x70, 0x50, 0x70, 0x90, 0x90, 0x90, 0x90, 0x10, 0x90, 0x10, 0x10, 0x10, 0x90, 0x10, 0x10,
+	  0x90, 0x70, 0x50, 0x70, 0x90, 0x90, 0x90, 0x90, 0x10, 0x90, 0x10, 0x10, 0x10, 0x90, 0x10, 0x10 },
+};
+#undef MPB_ROW
+#define MPB_K(i) _mm256_load_si256((const __m256i *)vk[i])
+
+/* Fill forward: each byte whose top bit is clear takes the nearest byte
+ * below it whose top bit is set; below byte 0 stands byte 0 of `cin`
+ * (whose upper lane is zero).  Within each 128-bit lane first, then across. */
+#define MPB_FILL(x, cin)                                                                   \
+	do {                                                                               \
+		(x) = _mm256_blendv_epi8(_mm256_slli_si256((x), 1), (x), (x));            \
+		(x) = _mm256_blendv_epi8(_mm256_slli_si256((x), 2), (x), (x));            \
+		(x) = _mm256_blendv_epi8(_mm256_slli_si256((x), 4), (x), (x));            \
+		(x) = _mm256_blendv_epi8(_mm256_slli_si256((x), 8), (x), (x));            \
+		(x) = _mm256_blendv_epi8((cin), (x), (x));                                \
+		(x) = _mm256_blendv_epi8(MPB_LOW15(x), (x), (x));                          \
+	} while (0)
+
+/* Byte 15 of x in every byte of the upper lane, the lower lane zero. */
+#define MPB_LOW15(x) _mm256_shuffle_epi8(_mm256_permute2x128_si256((x), (x), 0x08), MPB_K(MPB_C0F))
+
+/* Byte 31 of x in every byte of the lower lane, the upper lane zero. */
+#define MPB_LAST(x) _mm256_shuffle_epi8(_mm256_permute2x128_si256((x), (x), 0x81), MPB_K(MPB_C0F))
+
+/* Positions governed by the marks in v, and by a mark below bit 0 when cin
+ * is 1: each mark and the bits above it up to the next bit not in `pass`
+ * (not including it), by the carry of an addition. */
+static inline uint64_t midi_parse_govern(uint64_t v, uint64_t cin, uint64_t pass) RT_SAFE
+{
+	return v | (pass & ~(pass + (v << 1 | cin)));
+}
+
+/* Words of 32 positions: the first four bytes of the message each position
+ * would complete (type, channel, data), from the bytes v, the governing
+ * status byte gst and the data byte before each position pd; stored in
+ * position order. */
+__attribute__((target("avx2"))) static inline void midi_parse_words(const uint8_t (*vk)[32],
+								  uint32_t *wd, __m256i v,
+								  __m256i gst, __m256i pd) RT_SAFE
+{
+	const __m256i zero = _mm256_setzero_si256();
+	__m256i rt = _mm256_and_si256(_mm256_cmpgt_epi8(v, MPB_K(MPB_CF7)), v);
+	__m256i g = _mm256_blendv_epi8(gst, v, rt); /* real-time: the byte itself */
+	__m256i sys = _mm256_cmpeq_epi8(_mm256_and_si256(g, MPB_K(MPB_CF0)), MPB_K(MPB_CF0));
+	__m256i typ = _mm256_and_si256(g, _mm256_or_si256(sys, MPB_K(MPB_CF0)));
+	__m256i chan = _mm256_andnot_si256(sys, _mm256_and_si256(g, MPB_K(MPB_C0F)));
+	/* one data byte: C0..DF, F1, F3 (d1 0); none: real-time */
+	__m256i n1 = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_and_si256(gst, MPB_K(MPB_CE0)),
+						       MPB_K(MPB_CC0)),
+				     _mm256_cmpeq_epi8(_mm256_or_si256(gst, MPB_K(MPB_C02)), MPB_K(MPB_CF3)));
+	__m256i d0 = _mm256_blendv_epi8(_mm256_blendv_epi8(pd, v, n1), zero, rt);
+	__m256i d1 = _mm256_blendv_epi8(_mm256_andnot_si256(n1, v), zero, rt);
+	__m256i tc0 = _mm256_unpacklo_epi8(typ, chan), tc1 = _mm256_unpackhi_epi8(typ, chan);
+	__m256i dd0 = _mm256_unpacklo_epi8(d0, d1), dd1 = _mm256_unpackhi_epi8(d0, d1);
+	/* words of positions 0..3|16..19, 4..7|20..23, 8..11|24..27, 12..15|28..31 */
+	__m256i a = _mm256_unpacklo_epi16(tc0, dd0), b = _mm256_unpackhi_epi16(tc0, dd0);
+	__m256i c = _mm256_unpacklo_epi16(tc1, dd1), d = _mm256_unpackhi_epi16(tc1, dd1);
+
+	_mm256_store_si256((__m256i *)wd, _mm256_permute2x128_si256(a, b, 0x20));
+	_mm256_store_si256((__m256i *)(wd + 8), _mm256_permute2x128_si256(c, d, 0x20));
+	_mm256_store_si256((__m256i *)(wd + 16), _mm256_permute2x128_si256(a, b, 0x31));
+	_mm256_store_si256((__m256i *)(wd + 24), _mm256_permute2x128_si256(c, d, 0x31));
+}
+
+/* 64 bytes -> bit masks (bit i for byte i). */
+#define MPB_MASK(a, b) ((uint64_t)(uint32_t)_mm256_movemask_epi8(a) | \
+			(uint64_t)(uint32_t)_mm256_movemask_epi8(b) << 32)
+
+/*
+ * midi_parse_block - the block path: 64 bytes at a time, every message of
+ * the window found at once with vectors and bit masks, then written from a
+ * table of words with no branch on what the bytes are.  A window is taken
+ * up to the first byte the byte loop would treat as anything but a
+ * complete message or part of one: SysEx, F4..F7, F9, FD, a stray data
+ * byte, a message cut short, two real-time bytes between the data bytes of
+ * one message.  Those, and everything inside a SysEx, stay with the fast
+ * path and the byte loop.
+ *
+ * Bit i of a mask is byte i of the window.  S marks the status bytes (not
+ * real-time), D the data bytes.  With the positions each status governs
+ * found by carries (midi_parse_govern; the carried running status governs
+ * from below bit 0) and the parity of the data bytes since it by a prefix
+ * XOR (the carried data byte counting as one), the bytes that complete a
+ * message are: every real-time byte, every data byte of a one-byte status,
+ * every second data byte of a two-byte one.
+ *
+ * Called with no SysEx under way and *status 0, a channel status, F1, F2
+ * or F3 (System Common awaiting its data).  Reads 64 bytes from s (end - s
+ * >= 64 for each window).  Writes up to eight slots beyond the messages it
+ * returns, within the room (o < olim as midi_parse_feed() has it, plus one).
+ * Returns where it stopped; *stall is 1 when it stopped at a byte it does
+ * not take (or for want of room).
+ */
+__attribute__((target("avx2,popcnt,pclmul"))) static const uint8_t *
+midi_parse_block(struct midi_parse *p, const uint8_t *s, const uint8_t *end, struct midi_msg **op,
+		 struct midi_msg *olim, uint8_t *status, uint8_t *have, uint8_t *pending,
+		 uint8_t *d0, int *stall) RT_SAFE
+{
+	struct midi_msg *o = *op;
+	uint8_t st = *status, hv = *have, pe = *pending, dz = *d0;
+	_Alignas(32) uint32_t wd[64];
+	const uint8_t(*vk)[32] = midi_parse_vk;
+
+	*stall = 0;
+	__asm__("" : "+r"(vk)); /* loads, not constants rebuilt in the loop */
+	while (end - s >= 64 && o < olim) {
+		__m256i v0 = _mm256_loadu_si256((const __m256i *)s);
+		__m256i v1 = _mm256_loadu_si256((const __m256i *)(s + 32));
+		/* data bytes and F8..FF */
+		__m256i g0 = _mm256_cmpgt_epi8(v0, MPB_K(MPB_CF7));
+		__m256i g1 = _mm256_cmpgt_epi8(v1, MPB_K(MPB_CF7));
+		/* Classes by nibble tables: bit 7 refused (F0, F4..F7, F9,
+		 * FD), 6 System Common (F1..F3), 5 one data byte (F1, F3),
+		 * 4 one data byte (C0..DF). */
+		__m256i k0 = _mm256_and_si256(
+			_mm256_shuffle_epi8(MPB_K(MPB_THI),
+					    _mm256_and_si256(_mm256_srli_epi16(v0, 4), MPB_K(MPB_C0F))),
+			_mm256_shuffle_epi8(MPB_K(MPB_TLO), _mm256_and_si256(v0, MPB_K(MPB_C0F))));
+		__m256i k1 = _mm256_and_si256(
+			_mm256_shuffle_epi8(MPB_K(MPB_THI),
+					    _mm256_and_si256(_mm256_srli_epi16(v1, 4), MPB_K(MPB_C0F))),
+			_mm256_shuffle_epi8(MPB_K(MPB_TLO), _mm256_and_si256(v1, MPB_K(MPB_C0F))));
+		uint64_t h = MPB_MASK(v0, v1), rt = h & MPB_MASK(g0, g1);
+		uint64_t bad = MPB_MASK(k0, k1);
+		uint64_t scm = MPB_MASK(_mm256_add_epi8(k0, k0), _mm256_add_epi8(k1, k1));
+		uint64_t n1 = MPB_MASK(_mm256_slli_epi16(k0, 2), _mm256_slli_epi16(k1, 2)) |
+			      MPB_MASK(_mm256_slli_epi16(k0, 3), _mm256_slli_epi16(k1, 3));
+		uint64_t S = h & ~rt, D = ~h, NS = ~S, G1, G2, Gs, P, Q, C, Z, pend, E, Cs, valid;
+		uint64_t c1 = (st & 0xE0) == 0xC0 || (st | 2) == 0xF3; /* carried status: one data byte */
+		uint64_t c2 = st && !c1, csc = st >= 0xF0;
+		unsigned cut, e;
+		__m256i s0, s1, q0, q1, cs, cd, pd0, pd1;
+
+		G1 = midi_parse_govern(n1, c1, NS);
+		G2 = midi_parse_govern(S & ~n1, c2, NS);
+		P = (uint64_t)_mm_cvtsi128_si64(_mm_clmulepi64_si128(
+			    _mm_cvtsi64_si128((long long)D), _mm_set1_epi8(-1), 0)) ^ -(uint64_t)hv;
+		Q = P ^ midi_parse_govern(S & P, 0, NS); /* data bytes since the status, odd */
+		C = rt | (D & G1) | (D & G2 & ~Q);
+		/* pending: no data byte yet since the status, or an odd one of two */
+		Z = midi_parse_govern(S, pe & !hv, rt);
+		pend = Z | (G2 & Q);
+		/* System Common has no running status: in its segment the data
+		 * bytes after its message are stray */
+		Cs = C & D & midi_parse_govern(scm, csc, NS);
+		Gs = midi_parse_govern(Cs, 0, NS);
+		Cs = Gs & ~(Cs & ~(Gs << 1));
+		E = bad | (D & ~(G1 | G2)) | (D & Cs) | (S & (pend << 1 | pe)) |
+		    (D & G2 & ~Q & rt << 1 & rt << 2);
+		cut = E ? (unsigned)__builtin_ctzll(E) : 64;
+		if (!cut) {
+			size_t k, n = 0;
+
+			if (*s != 0xF0 || pe || !(k = midi_parse_sysex_whole(p, s, (size_t)(end - s), o, &n))) {
+				*stall = 1;
+				break;
+			}
+			o += n;
+			s += k;
+			st = 0; /* SysEx ends running status */
+			continue;
+		}
+		valid = cut == 64 ? ~(uint64_t)0 : ((uint64_t)1 << cut) - 1;
+		C &= valid;
+		if ((size_t)__builtin_popcountll(C) >= (size_t)(olim - o)) {
+			/* Room for fewer: stop after the last message that
+			 * fits, as the byte loop would. */
+			uint64_t c = C;
+
+			for (ptrdiff_t i = 1; i < olim - o; i++)
+				c &= c - 1;
+			cut = (unsigned)__builtin_ctzll(c) + 1;
+			valid = cut == 64 ? ~(uint64_t)0 : ((uint64_t)1 << cut) - 1;
+			C &= valid;
+		}
+
+		/* The words: the governing status of each position, filled
+		 * forward, and the data byte before it: the byte before, or
+		 * the one before that when a real-time byte sits between
+		 * (two real-time bytes there end the window above). */
+		cs = _mm256_zextsi128_si256(_mm_set1_epi8((char)st));
+		cd = _mm256_set1_epi8((char)dz);
+		s0 = _mm256_and_si256(_mm256_cmpgt_epi8(MPB_K(MPB_CF7), v0), v0); /* 80..F6 */
+		s1 = _mm256_and_si256(_mm256_cmpgt_epi8(MPB_K(MPB_CF7), v1), v1);
+		MPB_FILL(s0, cs);
+		MPB_FILL(s1, MPB_LAST(s0));
+		q0 = _mm256_permute2x128_si256(v0, cd, 0x03);
+		q1 = _mm256_permute2x128_si256(v1, v0, 0x03);
+		pd0 = _mm256_alignr_epi8(v0, q0, 15);
+		pd1 = _mm256_alignr_epi8(v1, q1, 15);
+		pd0 = _mm256_blendv_epi8(pd0, _mm256_alignr_epi8(v0, q0, 14),
+					 _mm256_and_si256(_mm256_cmpgt_epi8(pd0, MPB_K(MPB_CF7)), pd0));
+		pd1 = _mm256_blendv_epi8(pd1, _mm256_alignr_epi8(v1, q1, 14),
+					 _mm256_and_si256(_mm256_cmpgt_epi8(pd1, MPB_K(MPB_CF7)), pd1));
+		midi_parse_words(vk, wd, v0, s0, pd0);
+		midi_parse_words(vk, wd + 32, v1, s1, pd1);
+
+		if (olim - o >= __builtin_popcountll(C) + 7) {
+			/* Eight positions a group: their words compacted by a
+			 * permutation, widened to messages, eight written, as
+			 * many kept as the group completes. */
+			for (unsigned g = 0; g < 64; g += 8) {
+				unsigned m = (unsigned)(C >> g) & 0xFF;
+				__m256i w = _mm256_permutevar8x32_epi32(
+					_mm256_load_si256((const __m256i *)(wd + g)),
+					_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)midi_parse_lut[m])));
+				__m256i lo = _mm256_permute4x64_epi64(
+					_mm256_cvtepu32_epi64(_mm256_castsi256_si128(w)), 0xD8);
+				__m256i hi = _mm256_permute4x64_epi64(
+					_mm256_cvtepu32_epi64(_mm256_extracti128_si256(w, 1)), 0xD8);
+				const __m256i z = _mm256_setzero_si256();
+
+				_mm256_storeu_si256((__m256i *)o, _mm256_unpacklo_epi64(lo, z));
+				_mm256_storeu_si256((__m256i *)(o + 2), _mm256_unpackhi_epi64(lo, z));
+				_mm256_storeu_si256((__m256i *)(o + 4), _mm256_unpacklo_epi64(hi, z));
+				_mm256_storeu_si256((__m256i *)(o + 6), _mm256_unpackhi_epi64(hi, z));
+				o += __builtin_popcount(m);
+			}
+		} else {
+			while (C) { /* two a pass; a lone last one writes a spare slot */
+				uint64_t c2n = C & (C - 1);
+				unsigned j1 = (unsigned)__builtin_ctzll(C);
+				unsigned j2 = (unsigned)__builtin_ctzll(c2n | (uint64_t)1 << 63);
+
+				_mm_storeu_si128((__m128i *)o, _mm_cvtsi32_si128((int)wd[j1]));
+				_mm_storeu_si128((__m128i *)(o + 1), _mm_cvtsi32_si128((int)wd[j2]));
+				o += 1 + (c2n != 0);
+				C = c2n & (c2n - 1);
+			}
+		}
+
+		/* The state after the last byte taken. */
+		e = cut - 1;
+		hv = (uint8_t)((G2 & Q) >> e & 1);
+		pe = (uint8_t)(pend >> e & 1);
+		if (S & valid)
+			st = s[63 - __builtin_clzll(S & valid)];
+		if (st >= 0xF0 && !pe)
+			st = 0; /* System Common: no running status */
+		if (hv && (D & valid))
+			dz = s[63 - __builtin_clzll(D & valid)];
+		s += cut;
+		if (cut < 64) {
+			size_t k, n = 0;
+
+			/* A short SysEx whole in the buffer is taken here, as
+			 * the fast path would; the window goes on after it. */
+			if (*s != 0xF0 || pe || o >= olim ||
+			    !(k = midi_parse_sysex_whole(p, s, (size_t)(end - s), o, &n))) {
+				*stall = 1;
+				break;
+			}
+			o += n;
+			s += k;
+			st = 0; /* SysEx ends running status */
+		}
+	}
+	*status = st;
+	*have = hv;
+	*pending = pe;
+	*d0 = dz;
+	*op = o;
+	return s;
+}
+
+/*
+ * midi_parse_sysex_run - inside a SysEx with a chunk (SX_FILL): payload 32
+ * bytes a step into the chunk, real-time bytes delivered on the way, as the
+ * byte loop would.  Stops before any other status byte and before an
+ * undefined real-time byte, when fewer than 32 bytes are left in the buffer
+ * or in the chunk (the byte loop then fills it and decides what leaves
+ * when it is full), or for room.  Returns where it stopped.
+ */
+__attribute__((target("avx2"))) static const uint8_t *
+midi_parse_sysex_run(struct midi_parse *p, const uint8_t *s, const uint8_t *end,
+		     struct midi_msg **op, struct midi_msg *olim) RT_SAFE
+{
+	struct midi_msg *o = *op;
+	struct midi_sysex_chunk *c = p->chunk;
+	size_t len = c->len;
+
+	while (end - s >= 32 && len + 32 <= MIDI_SYSEX_CHUNK_MAX && o < olim) {
+		__m256i w = _mm256_loadu_si256((const __m256i *)s);
+		unsigned m = (unsigned)_mm256_movemask_epi8(w);
+		uint8_t b;
+
+		/* whole: bytes beyond the payload are no payload (len says) */
+		_mm256_storeu_si256((__m256i *)(c->data + len), w);
+		if (!m) {
+			s += 32;
+			len += 32;
+			continue;
+		}
+		len += (unsigned)__builtin_ctz(m);
+		s += (unsigned)__builtin_ctz(m);
+		b = *s;
+		if (b < 0xF8 || b == 0xF9 || b == 0xFD)
+			break;
+		/* a clock inside a dump; the chunk is not full here */
+		midi_parse_put(o++, b, 0, 0, 0, 0, NULL);
+		s++;
+	}
+	c->len = (uint16_t)len;
+	*op = o;
+	return s;
+}
+#endif /* MIDI_PARSE_BLOCK */
+
 int midi_parse_feed(struct midi_parse *p, const uint8_t *buf, size_t len, size_t *used,
 		    struct midi_msg *out, size_t max) RT_SAFE
 {
@@ -591,10 +993,35 @@ int midi_parse_feed(struct midi_parse *p, const uint8_t *buf, size_t len, size_t
 		max = 0x7FFFFFFF; /* the count is returned as int */
 	olim = out + max - (MIDI_PARSE_OUT_MIN - 1); /* room for the worst byte */
 	while (s < end && o < olim) {
+		const uint8_t *fend = end - 8;
 		uint8_t b;
 
+#if MIDI_PARSE_BLOCK
+		if (p->simd && sx == MIDI_PARSE_SX_NONE && end - s >= 64 &&
+		    status <= 0xF3) {
+			int stall;
+
+			s = midi_parse_block(p, s, end, &o, olim, &status, &have, &pending, &d0, &stall);
+			need = status == 0xF2 ? 2 : status ? (uint8_t)(1 + ((midi_parse_tab.len[status] >> 3) & 3)) : 0;
+			if (s == end || o >= olim)
+				break;
+			if (stall)
+				fend = s + 1; /* one message, then the block path again */
+			else if (end - s >= 64)
+				continue;
+		}
+#endif
+#if MIDI_PARSE_BLOCK
+		if (sx == MIDI_PARSE_SX_FILL && p->simd && end - s >= 32) {
+			const uint8_t *s0 = s;
+
+			s = midi_parse_sysex_run(p, s, end, &o, olim);
+			if (s != s0)
+				continue;
+		}
+#endif
 		if (MIDI_PARSE_FAST && (sx | have | pending) == 0 && end - s >= 9) {
-			s = midi_parse_fast(p, s, end - 8, &o, olim, &status);
+			s = midi_parse_fast(p, s, fend, &o, olim, &status);
 			need = status ? (uint8_t)(1 + ((midi_parse_tab.len[status] >> 3) & 3)) : 0;
 			if (s == end || o >= olim)
 				break;

@@ -79,6 +79,8 @@ struct midi_parse {
 #define MIDI_PARSE_SX_FILL 1            /*   inside a SysEx, filling `chunk` */
 #define MIDI_PARSE_SX_DROP 2            /*   inside a SysEx, no chunk: dropping payload */
 	uint8_t sysex_first;            /* 1 while `chunk` is the first chunk of its message */
+	uint8_t simd;                   /* 1: the block path runs (x86-64 with AVX2, found
+					   by midi_parse_init()); 0 turns it off */
 	struct midi_sysex_chunk *chunk; /* chunk being filled (SX_FILL), else NULL */
 	struct midi_parse_stats stats;  /* counters, owning thread reads them any time */
 };
@@ -97,6 +99,8 @@ int midi_parse_init(struct midi_parse *p, struct pool *pool);
  * messages to `out`.  Stops early, before a byte, when fewer than
  * MIDI_PARSE_OUT_MIN slots are left; *used tells how many bytes were
  * consumed, and the caller feeds the rest again after draining `out`.
+ * Slots of `out` beyond the messages returned (within `max`) may be
+ * overwritten; their contents mean nothing.
  * Returns the number of messages written, or -EINVAL (nothing consumed) when
  * `max` < MIDI_PARSE_OUT_MIN.  SysEx chunks in `out` belong to the caller.
  * Context: RT; the owning thread.
