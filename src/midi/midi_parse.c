@@ -818,18 +818,8 @@ midi_parse_block(struct midi_parse *p, const uint8_t *s, const uint8_t *end, str
 		E = bad | (D & ~(G1 | G2)) | (D & Cs) | (S & (pend << 1 | pe)) |
 		    (D & G2 & ~Q & rt << 1 & rt << 2);
 		cut = E ? (unsigned)__builtin_ctzll(E) : 64;
-		if (!cut) {
-			size_t k, n = 0;
-
-			if (*s != 0xF0 || pe || !(k = midi_parse_sysex_whole(p, s, (size_t)(end - s), o, &n))) {
-				*stall = 1;
-				break;
-			}
-			o += n;
-			s += k;
-			st = 0; /* SysEx ends running status */
-			continue;
-		}
+		if (!cut)
+			goto refused;
 		valid = cut == 64 ? ~(uint64_t)0 : ((uint64_t)1 << cut) - 1;
 		C &= valid;
 		if ((size_t)__builtin_popcountll(C) >= (size_t)(olim - o)) {
@@ -910,11 +900,16 @@ midi_parse_block(struct midi_parse *p, const uint8_t *s, const uint8_t *end, str
 		if (hv && (D & valid))
 			dz = s[63 - __builtin_clzll(D & valid)];
 		s += cut;
-		if (cut < 64) {
+		if (cut == 64)
+			continue;
+refused:
+		/* The window ended before a byte it does not take.  A short
+		 * SysEx whole in the buffer is taken here, as the fast path
+		 * would, and the windows go on after it; the rest is the
+		 * caller's. */
+		{
 			size_t k, n = 0;
 
-			/* A short SysEx whole in the buffer is taken here, as
-			 * the fast path would; the window goes on after it. */
 			if (*s != 0xF0 || pe || o >= olim ||
 			    !(k = midi_parse_sysex_whole(p, s, (size_t)(end - s), o, &n))) {
 				*stall = 1;
@@ -997,12 +992,11 @@ int midi_parse_feed(struct midi_parse *p, const uint8_t *buf, size_t len, size_t
 		uint8_t b;
 
 #if MIDI_PARSE_BLOCK
-		if (p->simd && sx == MIDI_PARSE_SX_NONE && end - s >= 64 &&
-		    status <= 0xF3) {
+		if (p->simd && sx == MIDI_PARSE_SX_NONE && end - s >= 64 && status <= 0xF3) {
 			int stall;
 
 			s = midi_parse_block(p, s, end, &o, olim, &status, &have, &pending, &d0, &stall);
-			need = status == 0xF2 ? 2 : status ? (uint8_t)(1 + ((midi_parse_tab.len[status] >> 3) & 3)) : 0;
+			need = status ? (uint8_t)midi_data_len(status) : 0;
 			if (s == end || o >= olim)
 				break;
 			if (stall)
@@ -1010,8 +1004,6 @@ int midi_parse_feed(struct midi_parse *p, const uint8_t *buf, size_t len, size_t
 			else if (end - s >= 64)
 				continue;
 		}
-#endif
-#if MIDI_PARSE_BLOCK
 		if (sx == MIDI_PARSE_SX_FILL && p->simd && end - s >= 32) {
 			const uint8_t *s0 = s;
 
